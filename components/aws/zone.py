@@ -1,0 +1,52 @@
+"""AwsZone: everything one zone needs on AWS, composed from the library's components."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws.network import SegmentedNetwork, SegmentedNetworkArgs
+from components.aws.service_endpoints import DEFAULT_INTERFACE_SERVICES
+from components.config import StackConfig
+
+
+class AwsZone(pulumi.ComponentResource):
+    network: SegmentedNetwork
+
+    def __init__(self, config: StackConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+        name = config.zone
+        super().__init__("modelfort:aws:Zone", name, None, opts)
+        tags = {**config.tags, "modelfort:zone": config.zone, "modelfort:tier": config.profile.tier}
+        # One explicit provider per zone, so every resource lands in the configured region with the zone's tags.
+        provider = aws.Provider(f"{name}-aws", region=config.region, default_tags={"tags": tags}, opts=pulumi.ResourceOptions(parent=self))
+        child = pulumi.ResourceOptions(parent=self, providers={"aws": provider})
+
+        zones = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(provider=provider))
+        if len(zones.names) < config.network.availability_zone_count:
+            raise ValueError(
+                f"modelfort:network.availabilityZoneCount: {config.network.availability_zone_count} requested, "
+                f"but region {config.region} offers {len(zones.names)}"
+            )
+        network = config.network
+        self.network = SegmentedNetwork(
+            f"{name}-network",
+            SegmentedNetworkArgs(
+                zone=config.zone,
+                region=config.region,
+                cidr_block=network.cidr,
+                availability_zones=sorted(zones.names)[: network.availability_zone_count],
+                log_retention_days=config.profile.log_retention_days,
+                key_rotation_days=config.profile.key_rotation_days,
+                interface_services=_interface_services(network.interface_endpoints),
+                endpoint_allowed_cidrs=network.endpoint_allowed_cidrs,
+                dns_allowed_domains=network.dns_allowed_domains,
+                egress_allowlist_cidrs=network.egress_allowlist_cidrs,
+                tags=tags,
+            ),
+            opts=child,
+        )
+        self.register_outputs({"vpc_id": self.network.vpc_id})
+
+
+def _interface_services(extra: tuple[str, ...]) -> tuple[str, ...]:
+    return (*DEFAULT_INTERFACE_SERVICES, *(s for s in extra if s not in DEFAULT_INTERFACE_SERVICES))

@@ -1,0 +1,300 @@
+"""Typed stack config, validated whole before any resource is registered.
+
+Pulumi hands a program its stack config as strings keyed `namespace:key` (objects arrive as JSON). `parse_stack_config`
+turns that into a `StackConfig` or raises one `StackConfigError` that lists every problem, each naming the key and
+what is allowed, so a platform team fixes its stack file in one pass.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from components.zones import ZONE_NAMES, ZONE_PROFILES, ZoneProfile
+
+PROJECT = "modelfort"
+CLOUDS = ("aws",)
+"""Clouds the composer can build today (GCP follows)."""
+
+PROVIDER_NAMESPACES = ("aws", "gcp", "kubernetes")
+"""Namespaces the providers own; they validate their own keys, we only read what we need."""
+
+AWS_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+DNS_NAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$")
+SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}$")
+TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+
+MIN_VPC_PREFIX, MAX_VPC_PREFIX = 16, 24
+MIN_AZS, MAX_AZS = 2, 6
+
+
+class StackConfigError(ValueError):
+    """The stack config is invalid. `problems` holds one message per offending key."""
+
+    # The offline gate maps a program exception carrying this attribute to its "config error" exit code.
+    gate_exit_code = 2
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("invalid stack config:\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    cidr: str
+    """The zone's VPC CIDR: private IPv4, /16 to /24, distinct from every other zone."""
+    availability_zone_count: int
+    interface_endpoints: tuple[str, ...] = ()
+    """Interface endpoints beyond the defaults every model zone gets (e.g. 'bedrock-runtime')."""
+    endpoint_allowed_cidrs: tuple[str, ...] = ()
+    """Extra private CIDRs the endpoint security group admits, beyond the zone's own subnets."""
+    dns_allowed_domains: tuple[str, ...] = ()
+    """Escape hatch (weakens NB-04): domains the DNS firewall allows beyond AWS service names."""
+    egress_allowlist_cidrs: tuple[str, ...] = ()
+    """Escape hatch (weakens NB-02): destinations outside the zone that workloads may reach (red-team targets)."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    stack: str
+    zone: str
+    cloud: str
+    region: str
+    profile: ZoneProfile
+    network: NetworkConfig
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def parse_stack_config(raw: Mapping[str, str], stack: str) -> StackConfig:
+    problems: list[str] = []
+    modelfort = _split_namespaces(raw, problems)
+
+    zone = _require_choice(modelfort, "zone", ZONE_NAMES, problems)
+    cloud = _require_choice(modelfort, "cloud", CLOUDS, problems)
+    region = _read_region(raw, cloud, problems)
+    profile = ZONE_PROFILES.get(zone or "")
+    network = _read_network(modelfort.get("network"), profile, problems)
+    tags = _read_tags(modelfort.get("tags"), problems)
+    _check_waivers_shape(modelfort.get("waivers"), problems)
+
+    if problems:
+        raise StackConfigError(problems)
+    assert zone and cloud and region and profile and network  # guaranteed when no problem was recorded
+    return StackConfig(stack=stack, zone=zone, cloud=cloud, region=region, profile=profile, network=network, tags=tags)
+
+
+MODELFORT_KEYS = ("cloud", "zone", "network", "tags", "waivers")
+
+
+def _split_namespaces(raw: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
+    """Decode the project's own keys; reject unknown keys and namespaces outright (a typo must not pass silently)."""
+    modelfort: dict[str, Any] = {}
+    for full_key, value in raw.items():
+        namespace, _, key = full_key.partition(":")
+        if not key:
+            problems.append(f"{full_key}: config keys must be 'namespace:key'")
+        elif namespace == PROJECT:
+            if key not in MODELFORT_KEYS:
+                problems.append(f"{full_key}: unknown key (allowed: {', '.join(f'{PROJECT}:{k}' for k in MODELFORT_KEYS)})")
+            else:
+                modelfort[key] = _decode(value)
+        elif namespace not in PROVIDER_NAMESPACES:
+            problems.append(
+                f"{full_key}: unknown namespace '{namespace}' (allowed: {PROJECT}, {', '.join(PROVIDER_NAMESPACES)})"
+            )
+    return modelfort
+
+
+def _decode(value: Any) -> Any:
+    """Objects and lists reach the program as JSON text; plain strings stay strings."""
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _require_choice(values: Mapping[str, Any], key: str, allowed: Sequence[str], problems: list[str]) -> str | None:
+    value = values.get(key)
+    if value is None:
+        problems.append(f"{PROJECT}:{key}: required (one of: {', '.join(allowed)})")
+        return None
+    if value not in allowed:
+        problems.append(f"{PROJECT}:{key}: {value!r} is not allowed (one of: {', '.join(allowed)})")
+        return None
+    return value
+
+
+def _read_region(raw: Mapping[str, str], cloud: str | None, problems: list[str]) -> str | None:
+    if cloud != "aws":
+        return None if cloud is None else ""
+    region = raw.get("aws:region")
+    if region is None:
+        problems.append("aws:region: required for cloud 'aws' (for example us-east-1)")
+        return None
+    if not isinstance(region, str) or not AWS_REGION.match(region):
+        problems.append(f"aws:region: {region!r} is not an AWS region name (for example us-east-1, eu-west-2)")
+        return None
+    return region
+
+
+NETWORK_KEYS = {
+    "cidr": "a private IPv4 CIDR, /16 to /24",
+    "availabilityZoneCount": f"an integer from {MIN_AZS} to {MAX_AZS}",
+    "interfaceEndpoints": "a list of AWS service names such as 'bedrock-runtime'",
+    "endpointAllowedCidrs": "a list of private CIDRs",
+    "dnsAllowedDomains": "a list of domain names",
+    "egressAllowlistCidrs": "a list of CIDRs outside the zone (escape hatch; needs a waiver)",
+}
+
+
+def _read_network(value: Any, profile: ZoneProfile | None, problems: list[str]) -> NetworkConfig | None:
+    prefix = f"{PROJECT}:network"
+    if value is None:
+        problems.append(f"{prefix}: required, an object with keys {', '.join(NETWORK_KEYS)} (cidr is required)")
+        return None
+    if not isinstance(value, Mapping):
+        problems.append(f"{prefix}: must be an object with keys {', '.join(NETWORK_KEYS)}")
+        return None
+    before = len(problems)
+    for key in value:
+        if key not in NETWORK_KEYS:
+            problems.append(f"{prefix}.{key}: unknown key (allowed: {', '.join(NETWORK_KEYS)})")
+
+    vpc = _vpc_cidr(value.get("cidr"), f"{prefix}.cidr", problems)
+    az_count = value.get("availabilityZoneCount", profile.availability_zone_count if profile else MIN_AZS)
+    if isinstance(az_count, bool) or not isinstance(az_count, int) or not MIN_AZS <= az_count <= MAX_AZS:
+        problems.append(f"{prefix}.availabilityZoneCount: {az_count!r} is not allowed ({NETWORK_KEYS['availabilityZoneCount']})")
+    endpoints = _string_list(value, "interfaceEndpoints", prefix, problems, SERVICE_NAME.match, "an AWS service name")
+    domains = _string_list(
+        value, "dnsAllowedDomains", prefix, problems, lambda s: DNS_NAME.match(s.lower()), "a domain name"
+    )
+    allowed = _cidr_list(value, "endpointAllowedCidrs", prefix, problems, require_private=True)
+    egress = _cidr_list(value, "egressAllowlistCidrs", prefix, problems, require_private=False)
+    if vpc is not None:
+        for key, networks in (("endpointAllowedCidrs", allowed), ("egressAllowlistCidrs", egress)):
+            for network in networks:
+                if key == "egressAllowlistCidrs" and network.overlaps(vpc):
+                    problems.append(f"{prefix}.{key}: {network} overlaps the zone's own CIDR {vpc}; list only outside targets")
+    if len(problems) > before or vpc is None:
+        return None
+    return NetworkConfig(
+        cidr=str(vpc),
+        availability_zone_count=az_count,
+        interface_endpoints=tuple(endpoints),
+        endpoint_allowed_cidrs=tuple(str(n) for n in allowed),
+        dns_allowed_domains=tuple(d.lower().rstrip(".") for d in domains),
+        egress_allowlist_cidrs=tuple(str(n) for n in egress),
+    )
+
+
+def _vpc_cidr(value: Any, key: str, problems: list[str]) -> ipaddress.IPv4Network | None:
+    if not isinstance(value, str):
+        problems.append(f"{key}: required, {NETWORK_KEYS['cidr']} (for example 10.30.0.0/16)")
+        return None
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError as error:
+        problems.append(f"{key}: {value!r} is not a valid CIDR ({error}); expected {NETWORK_KEYS['cidr']}")
+        return None
+    if not isinstance(network, ipaddress.IPv4Network):
+        problems.append(f"{key}: {value} is IPv6; expected {NETWORK_KEYS['cidr']}")
+        return None
+    if not network.is_private:
+        problems.append(f"{key}: {value} is not a private range (use 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16)")
+        return None
+    if not MIN_VPC_PREFIX <= network.prefixlen <= MAX_VPC_PREFIX:
+        problems.append(f"{key}: /{network.prefixlen} is not allowed (a prefix from /{MIN_VPC_PREFIX} to /{MAX_VPC_PREFIX})")
+        return None
+    return network
+
+
+def _string_list(
+    values: Mapping[str, Any],
+    key: str,
+    prefix: str,
+    problems: list[str],
+    is_valid: Callable[[str], Any],
+    what: str,
+) -> list[str]:
+    items = values.get(key, [])
+    if not isinstance(items, list):
+        problems.append(f"{prefix}.{key}: must be a list ({NETWORK_KEYS[key]})")
+        return []
+    good = []
+    for index, item in enumerate(items):
+        if not isinstance(item, str) or not is_valid(item):
+            problems.append(f"{prefix}.{key}[{index}]: {item!r} is not {what}")
+        elif item in good:
+            problems.append(f"{prefix}.{key}[{index}]: {item!r} is listed twice")
+        else:
+            good.append(item)
+    return good
+
+
+def _cidr_list(
+    values: Mapping[str, Any], key: str, prefix: str, problems: list[str], *, require_private: bool
+) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    items = values.get(key, [])
+    if not isinstance(items, list):
+        problems.append(f"{prefix}.{key}: must be a list ({NETWORK_KEYS[key]})")
+        return []
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    for index, item in enumerate(items):
+        where = f"{prefix}.{key}[{index}]"
+        try:
+            network = ipaddress.ip_network(item, strict=True) if isinstance(item, str) else None
+        except ValueError as error:
+            problems.append(f"{where}: {item!r} is not a valid CIDR ({error})")
+            continue
+        if network is None:
+            problems.append(f"{where}: {item!r} is not a CIDR string")
+        elif network.prefixlen < 8:
+            problems.append(f"{where}: {item} is too wide (a prefix of /8 or longer; the whole internet is never allowed)")
+        elif require_private and not network.is_private:
+            problems.append(f"{where}: {item} is not a private range")
+        elif overlapping := next((other for other in networks if other.overlaps(network)), None):
+            problems.append(f"{where}: {item} overlaps {overlapping} listed before it")
+        else:
+            networks.append(network)
+    return networks
+
+
+def _read_tags(value: Any, problems: list[str]) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        problems.append(f"{PROJECT}:tags: must be a map of tag keys to string values")
+        return {}
+    tags = {}
+    for key, tag_value in value.items():
+        if not TAG_KEY.match(str(key)) or str(key).lower().startswith("aws:"):
+            problems.append(f"{PROJECT}:tags.{key}: not a valid tag key (1-128 characters, not starting with 'aws:')")
+        elif not isinstance(tag_value, str) or len(tag_value) > 256:
+            problems.append(f"{PROJECT}:tags.{key}: value must be a string of at most 256 characters")
+        else:
+            tags[str(key)] = tag_value
+    return tags
+
+
+def _check_waivers_shape(value: Any, problems: list[str]) -> None:
+    # The waivers' meaning belongs to the policy pack (and the gate), which validate each entry; the program only
+    # refuses a value that cannot be a waiver list at all.
+    if value is not None and not isinstance(value, list):
+        problems.append(f"{PROJECT}:waivers: must be a list of waivers (policy, resource, reason, owner, expires)")
+
+
+def load_stack_config() -> StackConfig:
+    """Read the running stack's config from the Pulumi runtime and validate it (the program's entry point)."""
+    import pulumi
+    import pulumi.runtime.config as runtime_config
+
+    # Every key of the stack config: the engine passes them in PULUMI_CONFIG, tests and the gate may set them in the
+    # runtime directly. Reading them all is how unknown keys get caught.
+    raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return parse_stack_config(raw, pulumi.get_stack())

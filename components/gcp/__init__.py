@@ -1,0 +1,1 @@
+"""ModelFort components for Google Cloud (the GCP parity work adds them here)."""

@@ -1,0 +1,1 @@
+"""ModelFort components for Kubernetes (hardened namespaces and model serving land here)."""

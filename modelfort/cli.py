@@ -1,0 +1,54 @@
+"""The `modelfort` command: wires subcommands to the modules that own them.
+
+Each subcommand module exposes `register(subparsers)`, which adds its parser and sets `handler` to a function
+`handler(args) -> int` (the exit code). Modules keep heavy imports (Pulumi, boto3, model-signing) inside their
+handlers, so `modelfort --help` and every subcommand start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Order is the order in `modelfort --help`.
+SUBCOMMAND_MODULES = (
+    "modelfort.gate.cli",
+    "modelfort.runtime.weights.cli",
+    "modelfort.runtime.detectors.cli",
+)
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="modelfort",
+        description="Deploy AI models securely, and gate every change with the ModelFort policy pack.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            # Only tolerate the subcommand module itself being absent (a trimmed install), never a broken import
+            # inside it: that must surface.
+            if not (module_name == error.name or module_name.startswith(f"{error.name}.")):
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "handler", None) is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""`modelfort gate`: the offline policy gate's command line. Wiring only; the work is in engine.py."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "gate",
+        help="judge a Pulumi Python program's stack with a policy pack, offline",
+        description="Run a Pulumi Python program under mocks with a stack's config, judge every resource with a "
+        "CrossGuard policy pack over the analyzer protocol, and report. Exit 0 pass, 1 mandatory violation, "
+        "2 usage or config error, 3 program or pack failure.",
+    )
+    parser.add_argument("program_dir", nargs="?", default=".", help="the Pulumi program directory (default: .)")
+    parser.add_argument("--stack", "-s", default=os.environ.get("PULUMI_STACK", "production"),
+                        help="stack name; its config is <stackConfigDir>/Pulumi.<stack>.yaml (default: $PULUMI_STACK or production)")
+    parser.add_argument("--policy-pack", default=None, help="a Python policy pack directory (default: ModelFort's own)")
+    parser.add_argument("--json", metavar="FILE", help="write the full report as JSON")
+    parser.add_argument("--sarif", metavar="FILE", help="write SARIF 2.1.0 for code scanning")
+    parser.add_argument("--junit", metavar="FILE", help="write JUnit XML")
+    parser.add_argument("--markdown", metavar="FILE", help="write Markdown for a pull-request comment")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from modelfort.gate.engine import DEFAULT_PACK, GateOptions, run_gate
+    from modelfort.gate.reports import render_summary, write_json, write_junit, write_markdown, write_sarif
+
+    def progress(message: str) -> None:
+        if not args.quiet:
+            print(f"modelfort gate: {message}", file=sys.stderr, flush=True)
+
+    options = GateOptions(program_dir=args.program_dir, stack=args.stack, policy_pack=args.policy_pack or DEFAULT_PACK)
+    report = run_gate(options, progress)
+    sys.stdout.write(render_summary(report))
+    for path, writer in ((args.json, write_json), (args.sarif, write_sarif), (args.junit, write_junit), (args.markdown, write_markdown)):
+        if path:
+            writer(report, path)
+            progress(f"wrote {path}")
+    return report.exit_code

@@ -1,0 +1,211 @@
+"""One `verify-weights` run, as the init container runs it: fetch, verify, log one JSON line, exit.
+
+Inputs may be local paths or `s3://` locations (model prefix, signature, public key). The signature and the key are
+fetched and checked first (signature valid, root digest pinned), so a rollback or a wrong key fails before any
+weights are downloaded. A model in S3 is downloaded into an empty directory and verified there; if the run fails,
+that directory is emptied again, so nothing unverified is left for a model server to load.
+
+Logging contract: every run writes exactly one JSON object, on one line, to stdout, and nothing else to stdout.
+Stderr is used only for a traceback when an unexpected exception occurs (the run still fails closed) and for
+argparse usage errors. Fields: see `RunRecord`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from modelfort.runtime.weights import s3_source
+from modelfort.runtime.weights.aws_clients import ClientFactory
+from modelfort.runtime.weights.model_tree import scan_model_tree
+from modelfort.runtime.weights.reasons import Reason, WeightsError
+from modelfort.runtime.weights.verify import (
+    MAX_PUBLIC_KEY_BYTES,
+    MAX_SIGNATURE_BYTES,
+    SignedManifest,
+    authenticate_signature,
+    parse_root_digest,
+    verify_model_tree,
+)
+
+EVENT = "modelfort.weights.verify"
+CONTROLS = ("WP-05", "WP-06", "ST-01", "ST-07", "OB-04")
+
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    """What to verify. Each of `model`, `signature`, `public_key` is a local path or an `s3://` location."""
+
+    model: str
+    signature: str
+    public_key: str
+    root_digest: str
+    model_version: str | None = None
+    download_dir: str | None = None
+    max_workers: int | None = None
+
+
+@dataclass
+class RunRecord:
+    """The structured log line. `None` means the run stopped before that value was known."""
+
+    event: str
+    time: str
+    outcome: str  # "verified" or "rejected"
+    reason: str | None  # a `Reason.code` when rejected
+    exit_code: int
+    detail: str | None
+    model: str
+    model_version: str | None
+    model_dir: str | None  # where the verified files are (the download directory for an S3 model)
+    signature: str
+    public_key: str
+    pinned_root_digest: str
+    root_digest: str | None  # the root digest the signature carries
+    signed_model_name: str | None
+    key_fingerprint: str | None  # SHA-256 of the trusted key's PEM, as in the bundle's key hint
+    files: int | None
+    bytes: int | None
+    duration_s: float
+    controls: list[str] = field(default_factory=lambda: list(CONTROLS))
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def run_verify_weights(
+    request: VerifyRequest,
+    *,
+    client_factory: ClientFactory,
+    stdout: TextIO = sys.stdout,
+    stderr: TextIO = sys.stderr,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
+    """Verify, write the log line, return the exit code (0 only when the model is exactly the pinned release)."""
+    started = clock()
+    record = _new_record(request)
+    try:
+        _verify(request, client_factory, record)
+        record.outcome, record.reason, record.exit_code = "verified", None, 0
+    except WeightsError as error:
+        _reject(record, error.reason, error.detail, error.context)
+    except Exception as error:  # noqa: BLE001 - anything unforeseen must still fail closed, with a log line
+        traceback.print_exc(file=stderr)
+        _reject(record, Reason.INTERNAL_ERROR, f"{type(error).__name__}: {error}", {})
+    record.duration_s = round(clock() - started, 6)
+    emit(record, stdout)
+    return record.exit_code
+
+
+def emit(record: RunRecord, stream: TextIO) -> None:
+    """Write the record as one JSON line, in a single write, and flush (the container may exit right after)."""
+    stream.write(json.dumps(asdict(record), sort_keys=True, separators=(",", ":"), default=str) + "\n")
+    stream.flush()
+
+
+def _verify(request: VerifyRequest, client_factory: ClientFactory, record: RunRecord) -> None:
+    pinned = parse_root_digest(request.root_digest)
+    record.pinned_root_digest = pinned
+    model_in_s3 = s3_source.is_s3_uri(request.model)
+    _check_download_dir_use(request, model_in_s3)
+    uses_s3 = any(s3_source.is_s3_uri(text) for text in (request.model, request.signature, request.public_key))
+    s3 = client_factory("s3", None) if uses_s3 else None
+    with tempfile.TemporaryDirectory(prefix="modelfort-verify-") as scratch:
+        signature_path = _local_copy(request.signature, s3, Path(scratch, "model.sig"), MAX_SIGNATURE_BYTES)
+        public_key_path = _local_copy(request.public_key, s3, Path(scratch, "trusted.pub"), MAX_PUBLIC_KEY_BYTES)
+        try:
+            signed = authenticate_signature(signature_path, public_key_path, pinned)
+        except WeightsError as error:
+            record.root_digest = error.context.get("signed_root_digest")
+            raise
+    _record_signed(record, signed)
+    if model_in_s3:
+        _verify_s3_model(request, s3, signed, record)
+    else:
+        _verify_local_model(Path(request.model), signed, request.max_workers, record)
+
+
+def _check_download_dir_use(request: VerifyRequest, model_in_s3: bool) -> None:
+    if model_in_s3 and not request.download_dir:
+        raise WeightsError(Reason.DOWNLOAD_DIR_INVALID, "--download-dir is required when MODEL is an s3:// prefix")
+    if not model_in_s3 and request.download_dir:
+        raise WeightsError(
+            Reason.DOWNLOAD_DIR_INVALID, "--download-dir applies only to an s3:// MODEL; a local MODEL is verified in place"
+        )
+
+
+def _local_copy(location: str, s3: Any, scratch_path: Path, max_bytes: int) -> Path:
+    """A local path for a signature or key: the path itself, or a bounded download into the scratch directory."""
+    if not s3_source.is_s3_uri(location):
+        return Path(location)
+    s3_source.fetch_object(s3, s3_source.parse_s3_uri(location), scratch_path, max_bytes=max_bytes)
+    return scratch_path
+
+
+def _verify_local_model(model_dir: Path, signed: SignedManifest, max_workers: int | None, record: RunRecord) -> None:
+    record.model_dir = str(model_dir)
+    tree = scan_model_tree(model_dir)
+    record.files, record.bytes = len(tree.files), tree.total_bytes
+    verify_model_tree(model_dir, signed, max_workers=max_workers, tree=tree)
+
+
+def _verify_s3_model(request: VerifyRequest, s3: Any, signed: SignedManifest, record: RunRecord) -> None:
+    """Download into an empty directory and verify there; on any failure, leave the directory empty."""
+    location = s3_source.parse_s3_uri(request.model, allow_empty_key=True)
+    download_dir = s3_source.prepare_download_dir(Path(request.download_dir))
+    try:
+        s3_source.download_model(s3, location, download_dir)
+        _verify_local_model(download_dir, signed, request.max_workers, record)
+    except BaseException as error:
+        _discard_download(download_dir, record, error)
+        raise
+
+
+def _discard_download(download_dir: Path, record: RunRecord, error: BaseException) -> None:
+    try:
+        s3_source.clear_directory(download_dir)
+        record.evidence["download_dir_cleared"] = True
+    except OSError as cleanup_error:
+        # Still fails closed (the caller re-raises); the log says the directory needs attention.
+        record.evidence["download_dir_cleared"] = False
+        record.evidence["cleanup_error"] = f"{type(cleanup_error).__name__}: {cleanup_error}"
+
+
+def _record_signed(record: RunRecord, signed: SignedManifest) -> None:
+    record.root_digest = signed.root_digest
+    record.signed_model_name = signed.model_name
+    record.key_fingerprint = signed.key_fingerprint
+
+
+def _reject(record: RunRecord, reason: Reason, detail: str, context: dict[str, Any]) -> None:
+    record.outcome, record.reason, record.exit_code, record.detail = "rejected", reason.code, reason.exit_code, detail
+    record.evidence.update({key: value for key, value in context.items() if key != "signed_root_digest"})
+
+
+def _new_record(request: VerifyRequest) -> RunRecord:
+    return RunRecord(
+        event=EVENT,
+        time=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"),
+        outcome="rejected",
+        reason=None,
+        exit_code=Reason.INTERNAL_ERROR.exit_code,
+        detail=None,
+        model=request.model,
+        model_version=request.model_version,
+        model_dir=None,
+        signature=request.signature,
+        public_key=request.public_key,
+        pinned_root_digest=request.root_digest,
+        root_digest=None,
+        signed_model_name=None,
+        key_fingerprint=None,
+        files=None,
+        bytes=None,
+        duration_s=0.0,
+    )
