@@ -29,6 +29,15 @@ SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}$")
 TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
 
 MIN_VPC_PREFIX, MAX_VPC_PREFIX = 16, 24
+# RFC 1918 plus the shared address space AWS allows for VPCs. Not `ipaddress.is_private`, which also counts the
+# documentation ranges (198.51.100.0/24 ...) as private.
+PRIVATE_RANGES = tuple(
+    ipaddress.ip_network(r) for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
+
+
+def is_private_range(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    return isinstance(network, ipaddress.IPv4Network) and any(network.subnet_of(r) for r in PRIVATE_RANGES)
 MIN_AZS, MAX_AZS = 2, 6
 
 
@@ -205,8 +214,8 @@ def _vpc_cidr(value: Any, key: str, problems: list[str]) -> ipaddress.IPv4Networ
     if not isinstance(network, ipaddress.IPv4Network):
         problems.append(f"{key}: {value} is IPv6; expected {NETWORK_KEYS['cidr']}")
         return None
-    if not network.is_private:
-        problems.append(f"{key}: {value} is not a private range (use 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16)")
+    if not is_private_range(network):
+        problems.append(f"{key}: {value} is not a private range (use 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10)")
         return None
     if not MIN_VPC_PREFIX <= network.prefixlen <= MAX_VPC_PREFIX:
         problems.append(f"{key}: /{network.prefixlen} is not allowed (a prefix from /{MIN_VPC_PREFIX} to /{MAX_VPC_PREFIX})")
@@ -256,7 +265,7 @@ def _cidr_list(
             problems.append(f"{where}: {item!r} is not a CIDR string")
         elif network.prefixlen < 8:
             problems.append(f"{where}: {item} is too wide (a prefix of /8 or longer; the whole internet is never allowed)")
-        elif require_private and not network.is_private:
+        elif require_private and not is_private_range(network):
             problems.append(f"{where}: {item} is not a private range")
         elif overlapping := next((other for other in networks if other.overlaps(network)), None):
             problems.append(f"{where}: {item} overlaps {overlapping} listed before it")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.config import is_private_range
 from components.aws.service_endpoints import DEFAULT_INTERFACE_SERVICES, required_domains, service_name
 
 CONTROLS = ("NB-01", "NB-02", "NB-03", "NB-04", "NB-09", "NB-10")
@@ -62,7 +63,7 @@ class SegmentedNetworkArgs:
         if len(set(self.availability_zones)) != len(self.availability_zones):
             raise ValueError("SegmentedNetworkArgs.availability_zones: each availability zone once")
         network = ipaddress.ip_network(self.cidr_block)  # raises with the offending value
-        if not isinstance(network, ipaddress.IPv4Network) or not network.is_private:
+        if not is_private_range(network):
             raise ValueError(f"SegmentedNetworkArgs.cidr_block: {self.cidr_block} must be a private IPv4 CIDR")
         for cidr in (*self.endpoint_allowed_cidrs, *self.egress_allowlist_cidrs):
             if ipaddress.ip_network(cidr).prefixlen == 0:

@@ -214,7 +214,8 @@ class PackProcess:
             options=analyzer_pb2.AnalyzerResourceOptions(parent=resource.get("parent", ""), protect=resource.get("protect", False)),
         )
         response = self._call("Analyze", request)
-        return [_diagnostic(d, "resource") for d in response.diagnostics]
+        # Resource policies report without a URN; the engine attributes them to the resource analyzed.
+        return [_diagnostic(d, "resource", default_urn=resource["urn"]) for d in response.diagnostics]
 
     def analyze_stack(self, resources: Iterable[Mapping[str, Any]]) -> list[Diagnostic]:
         request = analyzer_pb2.AnalyzeStackRequest()
@@ -240,14 +241,14 @@ def _struct(properties: Mapping[str, Any]) -> struct_pb2.Struct:
     return struct
 
 
-def _diagnostic(d: Any, stage: str) -> Diagnostic:
+def _diagnostic(d: Any, stage: str, default_urn: str = "") -> Diagnostic:
     return Diagnostic(
         policy=d.policyName,
         pack=d.policyPackName,
         message=d.message,
         enforcement=ENFORCEMENT_NAMES.get(d.enforcementLevel, "advisory"),
         severity=SEVERITY_NAMES.get(d.severity, "unspecified"),
-        urn=d.urn,
+        urn=d.urn or default_urn,
         stage=stage,
     )
 

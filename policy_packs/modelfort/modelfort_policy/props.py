@@ -24,6 +24,13 @@ def as_mappings(value: Any) -> list[Mapping[str, Any]]:
     return [item for item in as_list(value) if isinstance(item, Mapping)]
 
 
+def as_int(value: Any) -> int | None:
+    """Numbers cross the wire as doubles (protobuf Struct): 365.0 is 365. Anything else is not a number here."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value) if float(value).is_integer() else None
+
+
 def parse_cidr(text: Any) -> IpNetwork | None:
     if not isinstance(text, str):
         return None

@@ -102,7 +102,10 @@ def _parse_one(entry: object, today: dt.date) -> tuple[Waiver | None, list[str]]
     if not values["resource"].startswith("urn:pulumi:"):
         problems.append("'resource' must be a URN pattern starting with 'urn:pulumi:'")
     elif _name_is_bare_wildcard(values["resource"]):
-        problems.append("'resource' must name the resource: a bare wildcard after the last '::' would waive every resource")
+        problems.append(
+            "'resource' must name the resource: urn:pulumi:<stack>::<project>::<type>::<name>, the name not a bare "
+            "wildcard (that would waive every resource)"
+        )
     try:
         expires = dt.date.fromisoformat(values["expires"])
     except ValueError:
@@ -118,5 +121,8 @@ def _parse_one(entry: object, today: dt.date) -> tuple[Waiver | None, list[str]]
 
 
 def _name_is_bare_wildcard(pattern: str) -> bool:
+    # A URN is urn:pulumi:<stack>::<project>::<type>::<name>; a pattern without all four parts could match anything.
+    if pattern.count("::") < 3:
+        return True
     name = pattern.rsplit("::", 1)[-1]
     return name.strip("*?[]") == ""

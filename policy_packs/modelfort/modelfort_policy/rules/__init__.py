@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 from modelfort_policy.rule import Rule
-from modelfort_policy.rules import network
+from modelfort_policy.rules import encryption, network
 
-ALL_RULES: tuple[Rule, ...] = (*network.RULES,)
+ALL_RULES: tuple[Rule, ...] = (*network.RULES, *encryption.RULES)
+
+
+def _check_unique_names(rules: tuple[Rule, ...]) -> None:
+    names = [rule.name for rule in rules]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"policy names must be unique; repeated: {', '.join(duplicates)}")
+
+
+_check_unique_names(ALL_RULES)

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from modelfort_policy.props import (
+    as_int,
     as_list,
     as_mappings,
     is_open_cidr,
@@ -271,8 +272,8 @@ def _flow_log_destination_findings(flow_log: StackResource, ctx: Context) -> Ite
     for group in groups:
         if not group.props.get("kmsKeyId"):
             yield Finding(f"flow log group '{group.name}' must be encrypted with a customer-managed KMS key.", group.urn)
-        retention = group.props.get("retentionInDays")
-        if isinstance(retention, int) and 0 < retention < ctx.tier.min_log_retention_days:
+        retention = as_int(group.props.get("retentionInDays"))
+        if retention is not None and 0 < retention < ctx.tier.min_log_retention_days:
             yield Finding(
                 f"flow log group '{group.name}' keeps logs {retention} days; the {ctx.tier.name} tier needs "
                 f"at least {ctx.tier.min_log_retention_days}.",

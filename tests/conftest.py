@@ -1,0 +1,62 @@
+"""Shared fixtures: a running ModelFort policy pack per stack config, and the offline gate on test programs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from modelfort.gate.analyzer import PackProcess
+
+REPO = Path(__file__).resolve().parents[1]
+PACK_DIR = REPO / "policy_packs" / "modelfort"
+PROGRAMS = Path(__file__).resolve().parent / "programs"
+
+
+class PackPool:
+    """One pack process per distinct stack config, reused across tests (starting one costs about a second)."""
+
+    def __init__(self) -> None:
+        self._packs: dict[str, PackProcess] = {}
+
+    def get(self, config: dict[str, str] | None = None) -> PackProcess:
+        config = config if config is not None else {"modelfort:zone": "production"}
+        key = json.dumps(config, sort_keys=True)
+        if key not in self._packs:
+            pack = PackProcess(pack_dir=str(PACK_DIR), project="fixture", stack="test", config=config)
+            pack.start()
+            pack.connect()
+            pack.configure(pack.analyzer_info())
+            pack.configure_stack()
+            self._packs[key] = pack
+        return self._packs[key]
+
+    def close(self) -> None:
+        for pack in self._packs.values():
+            pack.close()
+
+
+@pytest.fixture(scope="session")
+def packs() -> Iterator[PackPool]:
+    pool = PackPool()
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def program(tmp_path: Path):
+    """Copy a test program to a scratch directory and give it a stack file: returns the program directory."""
+
+    def make(name: str, stack: str = "test", config: dict | None = None) -> Path:
+        target = tmp_path / name
+        shutil.copytree(PROGRAMS / name, target)
+        if config is not None:
+            import yaml
+
+            (target / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+        return target
+
+    return make

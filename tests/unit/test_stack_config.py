@@ -1,0 +1,131 @@
+"""Stack config validation: every bad input gets one clear message naming the key, before any resource exists."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from components.config import StackConfigError, parse_stack_config
+from components.zones import ZONE_PROFILES
+
+VALID = {
+    "aws:region": "us-east-1",
+    "modelfort:cloud": "aws",
+    "modelfort:zone": "production",
+    "modelfort:network": json.dumps({"cidr": "10.30.0.0/16"}),
+}
+
+
+def problems_for(**changes) -> list[str]:
+    raw = {**VALID}
+    for key, value in changes.items():
+        full_key = key.replace("__", ":")
+        if value is None:
+            raw.pop(full_key, None)
+        else:
+            raw[full_key] = json.dumps(value) if isinstance(value, (dict, list)) else value
+    with pytest.raises(StackConfigError) as error:
+        parse_stack_config(raw, "test")
+    return error.value.problems
+
+
+def test_a_valid_config_takes_the_zone_profile_defaults():
+    config = parse_stack_config(VALID, "production")
+    assert config.zone == "production" and config.profile == ZONE_PROFILES["production"]
+    assert config.network.availability_zone_count == ZONE_PROFILES["production"].availability_zone_count
+    assert config.network.egress_allowlist_cidrs == ()
+
+
+@pytest.mark.parametrize(
+    "changes,expected",
+    [
+        ({"modelfort__zone": None}, "modelfort:zone: required (one of: testing, redteam, production, high-sensitivity)"),
+        ({"modelfort__zone": "prod"}, "modelfort:zone: 'prod' is not allowed"),
+        ({"modelfort__cloud": "azure"}, "modelfort:cloud: 'azure' is not allowed (one of: aws)"),
+        ({"aws__region": None}, "aws:region: required for cloud 'aws'"),
+        ({"aws__region": "Virginia"}, "aws:region: 'Virginia' is not an AWS region name"),
+        ({"modelfort__zones": "production"}, "modelfort:zones: unknown key"),
+        ({"acme__owner": "me"}, "acme:owner: unknown namespace 'acme'"),
+        ({"modelfort__network": None}, "modelfort:network: required"),
+        ({"modelfort__network": "10.0.0.0/16"}, "modelfort:network: must be an object"),
+        ({"modelfort__network": {"cidr": "10.30.0.0/33"}}, "modelfort:network.cidr: '10.30.0.0/33' is not a valid CIDR"),
+        ({"modelfort__network": {"cidr": "10.30.0.1/16"}}, "modelfort:network.cidr: '10.30.0.1/16' is not a valid CIDR"),
+        ({"modelfort__network": {"cidr": "8.8.0.0/16"}}, "is not a private range"),
+        ({"modelfort__network": {"cidr": "10.0.0.0/8"}}, "/8 is not allowed (a prefix from /16 to /24)"),
+        ({"modelfort__network": {"cidr": "fd00::/48"}}, "is IPv6"),
+        ({"modelfort__network": {"cidr": 10}}, "modelfort:network.cidr: required"),
+        ({"modelfort__network": {"cidr": "10.30.0.0/16", "azs": 2}}, "modelfort:network.azs: unknown key"),
+        ({"modelfort__network": {"cidr": "10.30.0.0/16", "availabilityZoneCount": 1}}, "availabilityZoneCount: 1 is not allowed"),
+        ({"modelfort__network": {"cidr": "10.30.0.0/16", "availabilityZoneCount": "3"}}, "availabilityZoneCount: '3' is not allowed"),
+        ({"modelfort__network": {"cidr": "10.30.0.0/16", "availabilityZoneCount": True}}, "availabilityZoneCount: True is not allowed"),
+        ({"modelfort__network": {"cidr": "10.30.0.0/16", "egressAllowlistCidrs": ["0.0.0.0/0"]}}, "egressAllowlistCidrs[0]: 0.0.0.0/0 is too wide"),
+        ({"modelfort__network": {"cidr": "10.30.0.0/16", "egressAllowlistCidrs": ["10.30.8.0/24"]}}, "overlaps the zone's own CIDR"),
+        ({"modelfort__network": {"cidr": "10.30.0.0/16", "egressAllowlistCidrs": ["198.51.100.0/24", "198.51.100.128/25"]}}, "egressAllowlistCidrs[1]: 198.51.100.128/25 overlaps 198.51.100.0/24"),
+        ({"modelfort__network": {"cidr": "10.30.0.0/16", "endpointAllowedCidrs": ["198.51.100.0/24"]}}, "endpointAllowedCidrs[0]: 198.51.100.0/24 is not a private range"),
+        ({"modelfort__network": {"cidr": "10.30.0.0/16", "endpointAllowedCidrs": "10.1.0.0/16"}}, "endpointAllowedCidrs: must be a list"),
+        ({"modelfort__network": {"cidr": "10.30.0.0/16", "dnsAllowedDomains": ["not a domain"]}}, "dnsAllowedDomains[0]: 'not a domain' is not a domain name"),
+        ({"modelfort__network": {"cidr": "10.30.0.0/16", "interfaceEndpoints": ["Bedrock Runtime"]}}, "interfaceEndpoints[0]: 'Bedrock Runtime' is not an AWS service name"),
+        ({"modelfort__network": {"cidr": "10.30.0.0/16", "interfaceEndpoints": ["kms", "kms"]}}, "interfaceEndpoints[1]: 'kms' is listed twice"),
+        ({"modelfort__tags": {"aws:reserved": "x"}}, "modelfort:tags.aws:reserved: not a valid tag key"),
+        ({"modelfort__tags": ["a"]}, "modelfort:tags: must be a map"),
+        ({"modelfort__waivers": {"policy": "x"}}, "modelfort:waivers: must be a list"),
+    ],
+)
+def test_bad_input_names_the_key_and_what_is_allowed(changes, expected):
+    problems = problems_for(**changes)
+    assert any(expected in p for p in problems), problems
+
+
+def test_every_problem_is_reported_at_once():
+    problems = problems_for(modelfort__zone="prod", aws__region=None, modelfort__network={"cidr": "x"})
+    assert len(problems) == 3
+
+
+def test_the_error_message_lists_the_problems_for_humans():
+    with pytest.raises(StackConfigError) as error:
+        parse_stack_config({}, "x")
+    assert str(error.value).startswith("invalid stack config:\n  - modelfort:zone: required")
+    assert error.value.gate_exit_code == 2
+
+
+config_values = st.one_of(
+    st.text(max_size=30),
+    st.integers().map(str),
+    st.dictionaries(st.text(max_size=8), st.one_of(st.text(max_size=20), st.integers(), st.booleans(), st.lists(st.text(max_size=20), max_size=3)), max_size=4).map(json.dumps),
+    st.lists(st.one_of(st.text(max_size=20), st.integers()), max_size=4).map(json.dumps),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    key=st.sampled_from(["modelfort:zone", "modelfort:cloud", "modelfort:network", "modelfort:tags", "modelfort:waivers", "aws:region", "modelfort:other"]),
+    value=config_values,
+)
+def test_any_garbage_in_any_key_is_a_config_error_never_a_crash(key, value):
+    raw = {**VALID, key: value}
+    try:
+        config = parse_stack_config(raw, "fuzz")
+    except StackConfigError as error:
+        assert error.problems and all(":" in p for p in error.problems)
+    else:
+        # Whatever was accepted must be safe to build from.
+        assert config.zone in ZONE_PROFILES and config.region
+
+
+@settings(max_examples=200, deadline=None)
+@given(cidr=st.ip_addresses(v=4).flatmap(lambda ip: st.integers(0, 32).map(lambda p: f"{ip}/{p}")))
+def test_any_vpc_cidr_is_accepted_only_if_private_aligned_and_sized(cidr):
+    import ipaddress
+
+    raw = {**VALID, "modelfort:network": json.dumps({"cidr": cidr})}
+    try:
+        config = parse_stack_config(raw, "fuzz")
+    except StackConfigError as error:
+        assert any(p.startswith("modelfort:network.cidr:") for p in error.problems)
+    else:
+        network = ipaddress.ip_network(config.network.cidr)
+        assert any(network.subnet_of(ipaddress.ip_network(r)) for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
+        assert 16 <= network.prefixlen <= 24 and str(network) == cidr
