@@ -52,7 +52,7 @@ def program(tmp_path: Path):
 
     def make(name: str, stack: str = "test", config: dict | None = None) -> Path:
         target = tmp_path / name
-        shutil.copytree(PROGRAMS / name, target)
+        shutil.copytree(PROGRAMS / name, target, dirs_exist_ok=True)
         if config is not None:
             import yaml
 

@@ -104,7 +104,7 @@ def _evaluate(report: GateReport, progress: Progress) -> None:
         secret_keys=stack_file.secret_keys,
     ) as pack:
         # The pack starts while the program runs: they are independent, and two cores halve the wait.
-        result = _run_program(project, stack_file)
+        result = run_program_under_mocks(project, stack_file)
         report.timings["program"] = time.perf_counter() - clock
         report.resources = result["resources"]
         report.unanswered_invokes = result.get("unanswered_invokes", [])
@@ -137,7 +137,7 @@ def _waivers(report: GateReport, stack_file: StackFile, today: dt.date) -> list[
     return [str(p) for p in problems]
 
 
-def _run_program(project: Project, stack_file: StackFile) -> dict[str, Any]:
+def run_program_under_mocks(project: Project, stack_file: StackFile) -> dict[str, Any]:
     region = stack_file.config.get("aws:region")
     job = {
         "program_dir": project.directory,

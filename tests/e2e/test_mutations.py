@@ -1,0 +1,87 @@
+"""Mutation tests: turn off one hardening default at a time; the gate must block every one.
+
+A hardening knob that no policy catches is a bug. The list of knobs comes from the component's own escape hatches
+plus what a program could add beside it; `test_every_escape_hatch_is_mutated` keeps the list honest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from components.aws.network import SegmentedNetworkArgs
+from modelfort.gate.engine import GateOptions, run_gate
+
+PRODUCTION = {"aws:region": "us-east-1", "modelfort:zone": "production"}
+
+# mutation -> (policy that must block, resource name it must flag)
+MUTATIONS = {
+    "dns-fail-open": ("dns-firewall-fail-closed", "prod-network-vpc"),
+    "no-flow-logs": ("vpc-flow-logs", "prod-network-vpc"),
+    "egress-allowlist": ("sg-rule-outside-zone", "prod-network-workload-sg"),
+    "extra-dns-domain": ("dns-allowlist-aws-only", "prod-network-dns-allowed"),
+    "endpoint-admits-other-zone": ("sg-rule-outside-zone", "prod-network-endpoint-sg"),
+    "short-log-retention": ("vpc-flow-logs", "prod-network-flow-logs"),
+    "slow-key-rotation": ("kms-key-rotation", "prod-network-logs-key"),
+    "internet-gateway": ("no-internet-gateway", "igw"),
+    "open-security-group": ("sg-egress-open-internet", "open-sg"),
+    "open-egress-rule-v6": ("sg-egress-open-internet", "open-v6"),
+    "open-nacl-rule": ("nacl-egress-open-internet", "open-nacl"),
+    "public-subnet": ("subnet-private", "public"),
+    "peering": ("no-cross-zone-link", "to-testing"),
+    "transit-gateway": ("no-cross-zone-link", "tgw"),
+    "bare-vpc": ("default-security-group-closed", "shadow-vpc"),
+    "endpoint-without-private-dns": ("interface-endpoint-private", "sagemaker"),
+}
+
+# Arguments that are not hardening knobs (identity and sizing), so need no mutation.
+NOT_KNOBS = {"zone", "region", "cidr_block", "availability_zones", "tags", "interface_services", "kms_key_arn"}
+
+
+def test_the_unmutated_program_passes(program):
+    directory = program("mutant", config={**PRODUCTION, "mutant:mutation": "none"})
+    report = run_gate(GateOptions(program_dir=str(directory), stack="test"))
+    assert report.exit_code == 0, [v.message for v in report.verdict.blocking]
+
+
+@pytest.mark.control("NB-01", "NB-02", "NB-03", "NB-04", "NB-09", "NB-10", "WP-01")
+@pytest.mark.parametrize("mutation", sorted(MUTATIONS))
+def test_each_mutation_is_blocked(program, mutation):
+    policy, resource = MUTATIONS[mutation]
+    directory = program("mutant", config={**PRODUCTION, "mutant:mutation": mutation})
+    report = run_gate(GateOptions(program_dir=str(directory), stack="test"))
+    assert report.error is None, report.error
+    assert report.exit_code == 1
+    assert (policy, resource) in {(v.policy, v.resource_name) for v in report.verdict.blocking}, report.verdict.blocking
+
+
+def test_a_waiver_lets_exactly_the_waived_hatch_through(program):
+    waiver = {
+        "policy": "sg-rule-outside-zone",
+        "resource": "urn:pulumi:test::mutant::*::prod-network-workload-sg",
+        "reason": "Red-team lab range reached over HTTPS (SEC-1042).",
+        "owner": "redteam-leads@example.com",
+        "expires": "2027-06-30",
+    }
+    waived = program("mutant", config={**PRODUCTION, "mutant:mutation": "egress-allowlist", "modelfort:waivers": [waiver]})
+    assert run_gate(GateOptions(program_dir=str(waived), stack="test")).exit_code == 0
+    # The same waiver does not cover a different hatch on a different resource.
+    other = program("mutant", config={**PRODUCTION, "mutant:mutation": "endpoint-admits-other-zone", "modelfort:waivers": [waiver]})
+    report = run_gate(GateOptions(program_dir=str(other), stack="test"))
+    assert report.exit_code == 1
+
+
+def test_every_escape_hatch_is_mutated():
+    knobs = {f.name for f in dataclasses.fields(SegmentedNetworkArgs)} - NOT_KNOBS
+    mutated = {
+        "allow_dns_firewall_fail_open": "dns-fail-open",
+        "enable_flow_logs": "no-flow-logs",
+        "egress_allowlist_cidrs": "egress-allowlist",
+        "dns_allowed_domains": "extra-dns-domain",
+        "endpoint_allowed_cidrs": "endpoint-admits-other-zone",
+        "log_retention_days": "short-log-retention",
+        "key_rotation_days": "slow-key-rotation",
+    }
+    assert knobs == set(mutated), f"add a mutation for: {sorted(knobs - set(mutated))}"
+    assert set(mutated.values()) <= set(MUTATIONS)
