@@ -7,13 +7,21 @@ because access keys themselves cannot be tagged.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .audit import AuditTrail, error_details
 from .config import JanitorConfig
 from .pagination import paginate
-from .rules import EXEMPT_TAG, TAG_PREFIX, activity_fields, is_exempt, is_idle, last_activity
+from .rules import (
+    EXEMPT_TAG,
+    TAG_PREFIX,
+    activity_fields,
+    is_exempt,
+    is_idle,
+    last_activity,
+)
 
 RESOURCE_TYPE = "iam-access-key"
 ACTION = "disable-access-key"
@@ -31,8 +39,13 @@ def revoke_idle_access_keys(
             examined += _sweep_user(iam, user["UserName"], config=config, now=now, audit=audit, page_size=page_size)
     except Exception as exc:
         audit.record(
-            resource_type="iam-user", resource_id="*", action="list-users", outcome="failed", changed=False,
-            failed_step="list", **error_details(exc),
+            resource_type="iam-user",
+            resource_id="*",
+            action="list-users",
+            outcome="failed",
+            changed=False,
+            failed_step="list",
+            **error_details(exc),
         )
     return examined
 
@@ -44,8 +57,13 @@ def _sweep_user(
         keys = list(paginate(iam, "list_access_keys", "AccessKeyMetadata", page_size, UserName=user_name))
     except Exception as exc:
         audit.record(
-            resource_type="iam-user", resource_id=user_name, action="list-access-keys", outcome="failed",
-            changed=False, failed_step="list", **error_details(exc),
+            resource_type="iam-user",
+            resource_id=user_name,
+            action="list-access-keys",
+            outcome="failed",
+            changed=False,
+            failed_step="list",
+            **error_details(exc),
         )
         return 0
     tags = _UserTags(iam, user_name, page_size)

@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -43,7 +44,9 @@ class AuditTrail:
         self.counts: Counter[str] = Counter()
         self._emit = emit
 
-    def record(self, *, resource_type: str, resource_id: str, action: str, outcome: str, changed: bool, **details: Any) -> dict[str, Any]:
+    def record(
+        self, *, resource_type: str, resource_id: str, action: str, outcome: str, changed: bool, **details: Any
+    ) -> dict[str, Any]:
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown audit outcome {outcome!r}")
         record = {

@@ -7,8 +7,8 @@ janitor that silently ran with ``DRY_RUN`` ignored, or with a zero-day recovery 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 # CIS AWS Foundations Benchmark (v1.5 onwards, control 1.12): disable credentials unused for 45 days or more.
 DEFAULT_MAX_IDLE_DAYS = 45

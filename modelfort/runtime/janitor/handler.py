@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import boto3
 
@@ -68,7 +69,7 @@ def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         iam=boto3.client("iam"),
         secretsmanager=boto3.client("secretsmanager"),
         config=config,
-        now=datetime.now(timezone.utc),
+        now=datetime.now(UTC),
         audit=AuditTrail(run_id=run_id, dry_run=config.dry_run),
     )
 

@@ -8,13 +8,21 @@ which refuses DeleteSecret anyway.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from .audit import AuditTrail, error_details
 from .config import JanitorConfig
 from .pagination import paginate
-from .rules import EXEMPT_TAG, TAG_PREFIX, activity_fields, is_exempt, is_idle, last_activity
+from .rules import (
+    EXEMPT_TAG,
+    TAG_PREFIX,
+    activity_fields,
+    is_exempt,
+    is_idle,
+    last_activity,
+)
 
 RESOURCE_TYPE = "secret"
 ACTION = "schedule-secret-deletion"
@@ -26,14 +34,22 @@ def schedule_idle_secret_deletion(
     """Sweep every secret not already scheduled for deletion; return how many were examined."""
     examined = 0
     try:
-        # ListSecrets leaves out secrets already scheduled for deletion unless IncludePlannedDeletion is set.
-        for secret in paginate(secretsmanager, "list_secrets", "SecretList", page_size):
+        # Listing includes secrets already scheduled for deletion, and skips them here: without them, every
+        # deletion would shrink the listing under the paginator and shift the next page past secrets never seen.
+        for secret in paginate(secretsmanager, "list_secrets", "SecretList", page_size, IncludePlannedDeletion=True):
+            if secret.get("DeletedDate") is not None:
+                continue
             examined += 1
             _sweep_secret(secretsmanager, secret, config=config, now=now, audit=audit)
     except Exception as exc:
         audit.record(
-            resource_type=RESOURCE_TYPE, resource_id="*", action="list-secrets", outcome="failed", changed=False,
-            failed_step="list", **error_details(exc),
+            resource_type=RESOURCE_TYPE,
+            resource_id="*",
+            action="list-secrets",
+            outcome="failed",
+            changed=False,
+            failed_step="list",
+            **error_details(exc),
         )
     return examined
 
@@ -43,9 +59,9 @@ def _sweep_secret(
 ) -> None:
     """Decide, tag, schedule deletion, and write exactly one record if the secret is idle (or on failure).
 
-    The tags go on first because a secret scheduled for deletion can no longer be tagged. If the deletion then
-    fails, the tags describe a decision that did not take effect; the failed record is the authority, and the
-    next run decides again.
+    The tags go on first because Secrets Manager refuses changes to a secret scheduled for deletion
+    (InvalidRequestException). If the deletion then fails, the tags describe a decision that did not take effect;
+    the failed record is the authority, and the next run decides again.
     """
     arn = secret["ARN"]
     base: dict[str, Any] = {
@@ -76,6 +92,8 @@ def _sweep_secret(
     try:
         response = secretsmanager.delete_secret(SecretId=arn, RecoveryWindowInDays=config.recovery_window_days)
     except Exception as exc:
+        if tag_error is not None:
+            base["tag_error"] = error_details(tag_error)
         audit.record(**base, outcome="failed", changed=False, failed_step="delete", **error_details(exc))
         return
     base["deletion_date"] = _iso(response.get("DeletionDate"))

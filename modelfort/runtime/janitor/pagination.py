@@ -6,7 +6,8 @@ have its tail silently skipped. Tests pass a tiny ``page_size`` to force several
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 
 def paginate(client: Any, operation: str, items_key: str, page_size: int | None = None, **params: Any) -> Iterator[Any]:

@@ -5,9 +5,9 @@ Kept apart from the AWS calls so the rules a security reviewer signs off are a f
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, Mapping
 
 EXEMPT_TAG = "modelfort:janitor-exempt"
 TAG_PREFIX = "modelfort:janitor-"

@@ -17,9 +17,20 @@ from .errors import (
     RotationNotEnabled,
     VersionNotStaged,
 )
-from .handler import REQUIRED_IAM_ACTIONS, REQUIRED_KMS_ACTIONS, lambda_handler, make_lambda_handler
+from .handler import (
+    REQUIRED_IAM_ACTIONS,
+    REQUIRED_KMS_ACTIONS,
+    lambda_handler,
+    make_lambda_handler,
+)
 from .issuers import GeneratedTokenIssuer, ThirdPartyIssuer, TokenIssuer
-from .service_token import FORMAT, KIND_TAG, TOKEN_KINDS, ServiceToken, parse_service_token
+from .service_token import (
+    FORMAT,
+    KIND_TAG,
+    TOKEN_KINDS,
+    ServiceToken,
+    parse_service_token,
+)
 
 __all__ = [
     "FORMAT",

@@ -20,8 +20,9 @@ from __future__ import annotations
 import abc
 import re
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
-from typing import ClassVar, Mapping
+from typing import ClassVar
 
 from .errors import PendingTokenRejected
 from .service_token import TOKEN_KINDS, ServiceToken
@@ -43,7 +44,7 @@ class TokenIssuer(abc.ABC):
     required_iam_actions: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str]) -> "TokenIssuer":
+    def from_environment(cls, environ: Mapping[str, str]) -> TokenIssuer:
         """Build the issuer from the Lambda environment. Override to read issuer settings; the default needs none."""
         return cls()
 

@@ -28,9 +28,10 @@ must never be promoted to AWSCURRENT.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from .errors import InvalidServiceToken
 
@@ -80,7 +81,7 @@ def format_time(moment: datetime) -> str:
     """UTC, second precision. Naive datetimes are refused: a guessed timezone would corrupt ``created_at``."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("created_at must be timezone-aware")
-    return moment.astimezone(timezone.utc).strftime(_TIME_FORMAT)
+    return moment.astimezone(UTC).strftime(_TIME_FORMAT)
 
 
 def parse_service_token(secret_string: str | None) -> ServiceToken:
@@ -121,7 +122,7 @@ def _parse_time(value: Any) -> datetime:
     if not isinstance(value, str):
         raise InvalidServiceToken("secret value field 'created_at' must be a string")
     try:
-        return datetime.strptime(value, _TIME_FORMAT).replace(tzinfo=timezone.utc)
+        return datetime.strptime(value, _TIME_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         raise InvalidServiceToken("secret value field 'created_at' must look like 2025-06-01T12:00:00Z") from None
 
