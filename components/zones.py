@@ -21,19 +21,21 @@ class ZoneProfile:
     """Longest life of a rotated secret (API keys of agents and tools)."""
     availability_zone_count: int
     """Default number of availability zones the isolated subnets span."""
+    signature_retention_days: int
+    """COMPLIANCE-lock retention of model signatures in the reference store."""
 
 
 ZONE_PROFILES: dict[str, ZoneProfile] = {
     profile.zone: profile
     for profile in (
         ZoneProfile("testing", "standard", log_retention_days=90, key_rotation_days=365, secret_rotation_days=90,
-                    availability_zone_count=2),
+                    availability_zone_count=2, signature_retention_days=90),
         ZoneProfile("redteam", "elevated", log_retention_days=180, key_rotation_days=365, secret_rotation_days=30,
-                    availability_zone_count=2),
+                    availability_zone_count=2, signature_retention_days=180),
         ZoneProfile("production", "high", log_retention_days=365, key_rotation_days=365, secret_rotation_days=30,
-                    availability_zone_count=3),
+                    availability_zone_count=3, signature_retention_days=365),
         ZoneProfile("high-sensitivity", "critical", log_retention_days=1096, key_rotation_days=180,
-                    secret_rotation_days=7, availability_zone_count=3),
+                    secret_rotation_days=7, availability_zone_count=3, signature_retention_days=1096),
     )
 }
 

@@ -103,6 +103,8 @@ class SegmentedNetwork(pulumi.ComponentResource):
     flow_log_group_name: pulumi.Output[str] | None
     """Where VPC flow logs go (None if flow logs were turned off)."""
     dns_firewall_rule_group_id: pulumi.Output[str]
+    s3_endpoint_id: pulumi.Output[str]
+    """The S3 gateway endpoint: buckets of the zone admit requests only through it."""
 
     def __init__(self, name: str, args: SegmentedNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("modelfort:aws:SegmentedNetwork", name, None, opts)
@@ -153,7 +155,7 @@ class SegmentedNetwork(pulumi.ComponentResource):
         self._network_acl(child, s3_cidrs)
         self.endpoint_security_group = self._endpoint_security_group(child)
         self.workload_security_group = self._workload_security_group(child, s3_prefix_list.id)
-        self._endpoints(child)
+        self.s3_endpoint_id = self._endpoints(child).id
         self.dns_firewall_rule_group = self._dns_firewall(child)
 
         self.kms_key_arn = (
@@ -266,7 +268,7 @@ class SegmentedNetwork(pulumi.ComponentResource):
             opts=child,
         )
 
-    def _endpoints(self, child: pulumi.ResourceOptions) -> None:
+    def _endpoints(self, child: pulumi.ResourceOptions) -> aws.ec2.VpcEndpoint:
         args = self._args
         for service in args.interface_services:
             aws.ec2.VpcEndpoint(
@@ -280,7 +282,7 @@ class SegmentedNetwork(pulumi.ComponentResource):
                 tags=self._named(f"{self._name}-{service}"),
                 opts=child,
             )
-        aws.ec2.VpcEndpoint(
+        return aws.ec2.VpcEndpoint(
             f"{self._name}-s3-gateway-endpoint",
             vpc_id=self.vpc.id,
             service_name=service_name("s3", args.region),

@@ -5,13 +5,19 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.access_logs import AccessLogBucket, AccessLogBucketArgs
 from components.aws.network import SegmentedNetwork, SegmentedNetworkArgs
+from components.aws.reference_store import ModelReferenceStore, ModelReferenceStoreArgs
 from components.aws.service_endpoints import DEFAULT_INTERFACE_SERVICES
+from components.aws.weights import WeightsBucket, WeightsBucketArgs
 from components.config import StackConfig
 
 
 class AwsZone(pulumi.ComponentResource):
     network: SegmentedNetwork
+    access_logs: AccessLogBucket
+    weights: WeightsBucket
+    reference_store: ModelReferenceStore
 
     def __init__(self, config: StackConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         name = config.zone
@@ -45,7 +51,37 @@ class AwsZone(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.register_outputs({"vpc_id": self.network.vpc_id})
+        profile = config.profile
+        self.access_logs = AccessLogBucket(
+            f"{name}-access-logs",
+            AccessLogBucketArgs(zone=config.zone, retention_days=profile.log_retention_days, tags=tags),
+            opts=child,
+        )
+        self.weights = WeightsBucket(
+            f"{name}-weights",
+            WeightsBucketArgs(
+                zone=config.zone,
+                region=config.region,
+                s3_endpoint_id=self.network.s3_endpoint_id,
+                access_log_bucket=self.access_logs.bucket_name,
+                key_rotation_days=profile.key_rotation_days,
+                tags=tags,
+            ),
+            opts=child,
+        )
+        self.reference_store = ModelReferenceStore(
+            f"{name}-reference-store",
+            ModelReferenceStoreArgs(
+                zone=config.zone,
+                region=config.region,
+                retention_days=profile.signature_retention_days,
+                access_log_bucket=self.access_logs.bucket_name,
+                key_rotation_days=profile.key_rotation_days,
+                tags=tags,
+            ),
+            opts=child,
+        )
+        self.register_outputs({"vpc_id": self.network.vpc_id, "weights_bucket": self.weights.bucket_name})
 
 
 def _interface_services(extra: tuple[str, ...]) -> tuple[str, ...]:

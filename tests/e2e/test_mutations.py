@@ -10,7 +10,10 @@ import dataclasses
 
 import pytest
 
+from components.aws.access_logs import AccessLogBucketArgs
 from components.aws.network import SegmentedNetworkArgs
+from components.aws.reference_store import ModelReferenceStoreArgs
+from components.aws.weights import WeightsBucketArgs
 from modelfort.gate.engine import GateOptions, run_gate
 
 PRODUCTION = {"aws:region": "us-east-1", "modelfort:zone": "production"}
@@ -33,10 +36,23 @@ MUTATIONS = {
     "transit-gateway": ("no-cross-zone-link", "tgw"),
     "bare-vpc": ("default-security-group-closed", "shadow-vpc"),
     "endpoint-without-private-dns": ("interface-endpoint-private", "sagemaker"),
+    "weights-outside-endpoint": ("weights-bucket-endpoint-only", "prod-weights-bucket"),
+    "weights-slow-key-rotation": ("kms-key-rotation", "prod-weights-key"),
+    "short-signature-retention": ("reference-store-compliance-lock", "prod-reference-store-bucket"),
+    "reference-slow-key-rotation": ("kms-key-rotation", "prod-reference-store-bucket-key"),
+    "website": ("s3-no-website", "weights-site"),
+    "public-acl": ("s3-no-public-grants", "weights-acl"),
+    "public-bucket-policy": ("s3-no-public-grants", "open-policy"),
+    "unprotected-bucket": ("s3-public-access-blocked", "scratch"),
+    "weights-bucket-bare": ("model-bucket-encrypted", "side-weights"),
+    "short-access-log-retention": ("access-log-retention", "prod-access-logs-bucket"),
 }
 
-# Arguments that are not hardening knobs (identity and sizing), so need no mutation.
-NOT_KNOBS = {"zone", "region", "cidr_block", "availability_zones", "tags", "interface_services", "kms_key_arn"}
+# Arguments that are not hardening knobs (identity, wiring, sizing, who may do what), so need no mutation.
+NOT_KNOBS = {
+    "zone", "region", "cidr_block", "availability_zones", "tags", "interface_services", "kms_key_arn",
+    "s3_endpoint_id", "access_log_bucket", "publisher_role_arns", "publisher_principals", "reader_principals",
+}
 
 
 def test_the_unmutated_program_passes(program):
@@ -70,6 +86,20 @@ def test_a_waiver_lets_exactly_the_waived_hatch_through(program):
     other = program("mutant", config={**PRODUCTION, "mutant:mutation": "endpoint-admits-other-zone", "modelfort:waivers": [waiver]})
     report = run_gate(GateOptions(program_dir=str(other), stack="test"))
     assert report.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    "args_class,mutated",
+    [
+        (WeightsBucketArgs, {"allow_access_outside_vpc_endpoint": "weights-outside-endpoint", "key_rotation_days": "weights-slow-key-rotation"}),
+        (ModelReferenceStoreArgs, {"retention_days": "short-signature-retention", "key_rotation_days": "reference-slow-key-rotation"}),
+        (AccessLogBucketArgs, {"retention_days": "short-access-log-retention"}),
+    ],
+)
+def test_every_storage_knob_is_mutated(args_class, mutated):
+    knobs = {f.name for f in dataclasses.fields(args_class)} - NOT_KNOBS
+    assert knobs == set(mutated), f"add a mutation for: {sorted(knobs - set(mutated))}"
+    assert set(mutated.values()) <= set(MUTATIONS)
 
 
 def test_every_escape_hatch_is_mutated():

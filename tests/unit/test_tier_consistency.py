@@ -20,3 +20,4 @@ def test_component_defaults_meet_the_pack_minimums(zone):
     assert profile.log_retention_days >= tier.min_log_retention_days
     assert profile.key_rotation_days <= tier.max_key_rotation_days
     assert profile.secret_rotation_days <= tier.max_secret_rotation_days
+    assert profile.signature_retention_days >= tier.min_signature_retention_days

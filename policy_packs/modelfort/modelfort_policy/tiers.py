@@ -17,12 +17,18 @@ class Tier:
     min_log_retention_days: int
     max_key_rotation_days: int
     max_secret_rotation_days: int
+    min_signature_retention_days: int
+    """How long model signatures stay under COMPLIANCE lock in the reference store."""
 
 
-STANDARD = Tier("standard", 1, min_log_retention_days=90, max_key_rotation_days=365, max_secret_rotation_days=90)
-ELEVATED = Tier("elevated", 2, min_log_retention_days=180, max_key_rotation_days=365, max_secret_rotation_days=30)
-HIGH = Tier("high", 3, min_log_retention_days=365, max_key_rotation_days=365, max_secret_rotation_days=30)
-CRITICAL = Tier("critical", 4, min_log_retention_days=1096, max_key_rotation_days=180, max_secret_rotation_days=7)
+STANDARD = Tier("standard", 1, min_log_retention_days=90, max_key_rotation_days=365, max_secret_rotation_days=90,
+                min_signature_retention_days=90)
+ELEVATED = Tier("elevated", 2, min_log_retention_days=180, max_key_rotation_days=365, max_secret_rotation_days=30,
+                min_signature_retention_days=180)
+HIGH = Tier("high", 3, min_log_retention_days=365, max_key_rotation_days=365, max_secret_rotation_days=30,
+            min_signature_retention_days=365)
+CRITICAL = Tier("critical", 4, min_log_retention_days=1096, max_key_rotation_days=180, max_secret_rotation_days=7,
+                min_signature_retention_days=1096)
 
 ZONE_TIERS: dict[str, Tier] = {
     "testing": STANDARD,

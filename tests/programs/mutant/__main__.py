@@ -8,7 +8,10 @@ import dataclasses
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.access_logs import AccessLogBucket, AccessLogBucketArgs
 from components.aws.network import SegmentedNetwork, SegmentedNetworkArgs
+from components.aws.reference_store import ModelReferenceStore, ModelReferenceStoreArgs
+from components.aws.weights import WeightsBucket, WeightsBucketArgs
 
 BASE = SegmentedNetworkArgs(
     zone="production",
@@ -31,10 +34,45 @@ ARG_MUTATIONS = {
     "slow-key-rotation": {"key_rotation_days": 730},
 }
 
+WEIGHTS_MUTATIONS = {
+    "weights-outside-endpoint": {"allow_access_outside_vpc_endpoint": True},
+    "weights-slow-key-rotation": {"key_rotation_days": 730},
+}
+REFERENCE_MUTATIONS = {
+    "short-signature-retention": {"retention_days": 30},
+    "reference-slow-key-rotation": {"key_rotation_days": 730},
+}
+LOG_MUTATIONS = {"short-access-log-retention": {"retention_days": 7}}
+KNOWN = {*ARG_MUTATIONS, *WEIGHTS_MUTATIONS, *REFERENCE_MUTATIONS, *LOG_MUTATIONS}
+
 mutation = pulumi.Config().require("mutation")
 args = dataclasses.replace(BASE, **ARG_MUTATIONS.get(mutation, {}))
 network = SegmentedNetwork("prod-network", args)
-child = pulumi.ResourceOptions(parent=network)
+logs = AccessLogBucket(
+    "prod-access-logs",
+    dataclasses.replace(AccessLogBucketArgs(zone="production", retention_days=365), **LOG_MUTATIONS.get(mutation, {})),
+)
+weights = WeightsBucket(
+    "prod-weights",
+    dataclasses.replace(
+        WeightsBucketArgs(zone="production", region="us-east-1", s3_endpoint_id=network.s3_endpoint_id, access_log_bucket=logs.bucket_name),
+        **WEIGHTS_MUTATIONS.get(mutation, {}),
+    ),
+)
+reference = ModelReferenceStore(
+    "prod-reference-store",
+    dataclasses.replace(
+        ModelReferenceStoreArgs(zone="production", region="us-east-1", retention_days=365, access_log_bucket=logs.bucket_name),
+        **REFERENCE_MUTATIONS.get(mutation, {}),
+    ),
+)
+
+# A serving role that may read one model's weights, as ModelServing will grant it.
+serving_role = aws.iam.Role(
+    "serving-role",
+    assume_role_policy='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}',
+)
+weights.grant_read("serving", serving_role, "models/llama-guard/v3")
 
 # What a program could add beside the component (the pack judges programs, not just components).
 if mutation == "internet-gateway":
@@ -56,5 +94,15 @@ elif mutation == "bare-vpc":
     aws.ec2.Vpc("shadow-vpc", cidr_block="10.31.0.0/16")
 elif mutation == "endpoint-without-private-dns":
     aws.ec2.VpcEndpoint("sagemaker", vpc_id=network.vpc_id, service_name="com.amazonaws.us-east-1.sagemaker.runtime", vpc_endpoint_type="Interface", private_dns_enabled=False, security_group_ids=[network.endpoint_security_group_id])
-elif mutation not in ARG_MUTATIONS:
+elif mutation == "website":
+    aws.s3.BucketWebsiteConfiguration("weights-site", bucket=weights.bucket_name, index_document={"suffix": "index.html"})
+elif mutation == "public-acl":
+    aws.s3.BucketAcl("weights-acl", bucket=weights.bucket_name, acl="public-read")
+elif mutation == "public-bucket-policy":
+    aws.s3.BucketPolicy("open-policy", bucket=logs.bucket_name, policy='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}]}')
+elif mutation == "unprotected-bucket":
+    aws.s3.Bucket("scratch")
+elif mutation == "weights-bucket-bare":
+    aws.s3.Bucket("side-weights", tags={"modelfort:data-class": "model-weights"})
+elif mutation not in KNOWN:
     raise ValueError(f"mutant:mutation: unknown mutation {mutation!r}")
