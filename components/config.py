@@ -68,6 +68,48 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True)
+class CanaryRelease:
+    version: str
+    image: str
+    root_digest: str
+    percent: int
+    """Share of replicas (and so of traffic behind the service) the canary gets, 1 to 50."""
+
+
+@dataclass(frozen=True)
+class ModelRelease:
+    """One model version the zone serves, pinned by digests (the release record of the deployment)."""
+
+    name: str
+    version: str
+    image: str
+    """The serving image, pinned by digest: registry/repository@sha256:<64 hex>."""
+    root_digest: str
+    """The OMS root digest of the weights (hex); the startup verifier refuses anything else."""
+    gpus: int = 1
+    cpu: str = "4"
+    memory: str = "32Gi"
+    max_tokens: int = 4096
+    """Largest completion the server may produce (RC-09)."""
+    request_timeout_seconds: int = 60
+    """Longest a request may run (RC-10)."""
+    replicas: int = 2
+    canary: CanaryRelease | None = None
+    sbom: Mapping[str, str] | None = None
+    """{"path": ..., "sha256": ...}: the release's SBOM, re-verified at deployment time."""
+    provenance: Mapping[str, str] | None = None
+    """{"path": ..., "sha256": ...}: the release's SLSA provenance, re-verified at deployment time."""
+
+    @property
+    def weights_prefix(self) -> str:
+        return f"models/{self.name}/{self.version}"
+
+    @property
+    def signature_key(self) -> str:
+        return f"signatures/{self.name}/{self.version}.sig"
+
+
+@dataclass(frozen=True)
 class StackConfig:
     stack: str
     zone: str
@@ -76,6 +118,7 @@ class StackConfig:
     profile: ZoneProfile
     network: NetworkConfig
     tags: Mapping[str, str] = field(default_factory=dict)
+    models: tuple[ModelRelease, ...] = ()
 
 
 def parse_stack_config(raw: Mapping[str, str], stack: str) -> StackConfig:
@@ -88,15 +131,18 @@ def parse_stack_config(raw: Mapping[str, str], stack: str) -> StackConfig:
     profile = ZONE_PROFILES.get(zone or "")
     network = _read_network(modelfort.get("network"), profile, problems)
     tags = _read_tags(modelfort.get("tags"), problems)
+    models = _read_models(modelfort.get("models"), problems)
     _check_waivers_shape(modelfort.get("waivers"), problems)
 
     if problems:
         raise StackConfigError(problems)
     assert zone and cloud and region and profile and network  # guaranteed when no problem was recorded
-    return StackConfig(stack=stack, zone=zone, cloud=cloud, region=region, profile=profile, network=network, tags=tags)
+    return StackConfig(
+        stack=stack, zone=zone, cloud=cloud, region=region, profile=profile, network=network, tags=tags, models=models
+    )
 
 
-MODELFORT_KEYS = ("cloud", "zone", "network", "tags", "waivers")
+MODELFORT_KEYS = ("cloud", "zone", "network", "tags", "models", "waivers")
 
 
 def _split_namespaces(raw: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
@@ -272,6 +318,115 @@ def _cidr_list(
         else:
             networks.append(network)
     return networks
+
+
+DIGEST_IMAGE = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$")
+HEX_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")
+VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,40}$")
+QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti)?$")
+MODEL_KEYS = {
+    "name": "a DNS label (lowercase letters, digits, '-'), required",
+    "version": "a version string such as 3.1.0, required",
+    "image": "an image pinned by digest, registry/repository@sha256:<64 hex>, required",
+    "rootDigest": "the weights' OMS root digest, 64 lowercase hex characters, required",
+    "gpus": "an integer from 0 to 8 (default 1)",
+    "cpu": "a Kubernetes CPU quantity such as '4' or '3500m' (default '4')",
+    "memory": "a Kubernetes memory quantity such as '32Gi' (default '32Gi')",
+    "maxTokens": "an integer from 1 to 1000000 (default 4096)",
+    "requestTimeoutSeconds": "an integer from 1 to 600 (default 60)",
+    "replicas": "an integer from 1 to 50 (default 2)",
+    "canary": "an object with version, image, rootDigest and percent (1-50)",
+    "sbom": "an object with path and sha256",
+    "provenance": "an object with path and sha256",
+}
+INT_RANGES = {"gpus": (0, 8, 1), "maxTokens": (1, 1_000_000, 4096), "requestTimeoutSeconds": (1, 600, 60), "replicas": (1, 50, 2)}
+
+
+def _read_models(value: Any, problems: list[str]) -> tuple[ModelRelease, ...]:
+    prefix = f"{PROJECT}:models"
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        problems.append(f"{prefix}: must be a list of model releases")
+        return ()
+    models: list[ModelRelease] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(value):
+        where = f"{prefix}[{index}]"
+        before = len(problems)
+        if not isinstance(entry, Mapping):
+            problems.append(f"{where}: must be an object with keys {', '.join(MODEL_KEYS)}")
+            continue
+        for key in entry:
+            if key not in MODEL_KEYS:
+                problems.append(f"{where}.{key}: unknown key (allowed: {', '.join(MODEL_KEYS)})")
+        checks = (("name", DNS_LABEL), ("version", VERSION), ("image", DIGEST_IMAGE), ("rootDigest", HEX_DIGEST))
+        for key, pattern in checks:
+            item = entry.get(key)
+            if not isinstance(item, str) or not pattern.match(item):
+                problems.append(f"{where}.{key}: {item!r} is not allowed ({MODEL_KEYS[key]})")
+        numbers = {}
+        for key, (low, high, default) in INT_RANGES.items():
+            item = entry.get(key, default)
+            if isinstance(item, bool) or not isinstance(item, int) or not low <= item <= high:
+                problems.append(f"{where}.{key}: {item!r} is not allowed ({MODEL_KEYS[key]})")
+            numbers[key] = item
+        for key, default in (("cpu", "4"), ("memory", "32Gi")):
+            item = entry.get(key, default)
+            if not isinstance(item, str) or not QUANTITY.match(item):
+                problems.append(f"{where}.{key}: {item!r} is not allowed ({MODEL_KEYS[key]})")
+        canary = _read_canary(entry.get("canary"), f"{where}.canary", problems)
+        artifacts = {key: _read_artifact(entry.get(key), f"{where}.{key}", problems) for key in ("sbom", "provenance")}
+        name = entry.get("name")
+        if isinstance(name, str) and name in seen:
+            problems.append(f"{where}.name: {name!r} is listed twice (one Deployment per model; use canary for a second version)")
+        seen.add(str(name))
+        if len(problems) == before:
+            models.append(
+                ModelRelease(
+                    name=entry["name"], version=entry["version"], image=entry["image"], root_digest=entry["rootDigest"],
+                    gpus=numbers["gpus"], cpu=entry.get("cpu", "4"), memory=entry.get("memory", "32Gi"),
+                    max_tokens=numbers["maxTokens"], request_timeout_seconds=numbers["requestTimeoutSeconds"],
+                    replicas=numbers["replicas"], canary=canary, sbom=artifacts["sbom"], provenance=artifacts["provenance"],
+                )
+            )
+    return tuple(models)
+
+
+def _read_canary(value: Any, where: str, problems: list[str]) -> CanaryRelease | None:
+    if value is None:
+        return None
+    allowed = ("version", "image", "rootDigest", "percent")
+    if not isinstance(value, Mapping):
+        problems.append(f"{where}: must be an object with keys {', '.join(allowed)}")
+        return None
+    before = len(problems)
+    for key in value:
+        if key not in allowed:
+            problems.append(f"{where}.{key}: unknown key (allowed: {', '.join(allowed)})")
+    for key, pattern in (("version", VERSION), ("image", DIGEST_IMAGE), ("rootDigest", HEX_DIGEST)):
+        if not isinstance(value.get(key), str) or not pattern.match(value[key]):
+            problems.append(f"{where}.{key}: {value.get(key)!r} is not allowed ({MODEL_KEYS[key]})")
+    percent = value.get("percent")
+    if isinstance(percent, bool) or not isinstance(percent, int) or not 1 <= percent <= 50:
+        problems.append(f"{where}.percent: {percent!r} is not allowed (an integer from 1 to 50)")
+    if len(problems) > before:
+        return None
+    return CanaryRelease(version=value["version"], image=value["image"], root_digest=value["rootDigest"], percent=percent)
+
+
+def _read_artifact(value: Any, where: str, problems: list[str]) -> Mapping[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) != {"path", "sha256"}:
+        problems.append(f"{where}: must be an object with exactly path and sha256")
+        return None
+    if not isinstance(value["path"], str) or not value["path"]:
+        problems.append(f"{where}.path: must be a file path relative to the project")
+    if not isinstance(value["sha256"], str) or not HEX_DIGEST.match(value["sha256"]):
+        problems.append(f"{where}.sha256: {value['sha256']!r} is not 64 lowercase hex characters")
+    return {"path": value["path"], "sha256": value["sha256"]} if not problems or all(where not in p for p in problems) else None
 
 
 def _read_tags(value: Any, problems: list[str]) -> dict[str, str]:

@@ -16,6 +16,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from modelfort.runtime.weights.reasons import Reason, WeightsError
+
 # The only `predicate.serialization` a signature may carry (as the library writes it when nothing is ignored).
 STRICT_SERIALIZATION: dict[str, Any] = {"method": "files", "hash_type": "sha256", "allow_symlinks": False}
 
@@ -75,3 +77,18 @@ def strict_hashing_config(max_workers: int | None = None):
         .set_ignored_paths(paths=[], ignore_git_paths=False)
         .set_allow_symlinks(False)
     )
+
+
+def hash_model_dir(model_dir: Path, max_workers: int | None = None) -> Any:
+    """Hash `model_dir` with the strict policy; returns the library's `Manifest`.
+
+    Callers walk the tree first (`model_tree.scan_model_tree`), so a failure here means the directory changed or
+    became unreadable in between; it is reported as such rather than as a bare `ValueError` from the library.
+    """
+    try:
+        return strict_hashing_config(max_workers).hash(model_dir)
+    except (OSError, ValueError) as error:
+        raise WeightsError(
+            Reason.MODEL_DIR_INVALID,
+            f"model directory changed or became unreadable while hashing: {type(error).__name__}: {error}",
+        ) from error

@@ -36,7 +36,12 @@ from sigstore_models.common import v1 as common_pb
 
 from modelfort.runtime.weights.aws_clients import error_code
 from modelfort.runtime.weights.reasons import Reason, WeightsError
-from modelfort.runtime.weights.verify import KEY_BUNDLE_MEDIA_TYPE, TrustedKey, trusted_key_from
+from modelfort.runtime.weights.verify import (
+    IN_TOTO_PAYLOAD_TYPE,
+    KEY_BUNDLE_MEDIA_TYPE,
+    TrustedKey,
+    trusted_key_from,
+)
 
 KEY_SPEC = "ECC_NIST_P256"
 SIGNING_ALGORITHM = "ECDSA_SHA_256"
@@ -47,11 +52,10 @@ KMS_RAW_MESSAGE_LIMIT = 4096
 class KmsSigner(sign_sigstore_pb.Signer):
     """Signs OMS payloads with an asymmetric KMS key; `public_key_pem` is the key's public half."""
 
-    def __init__(self, kms: Any, key_id: str, *, confirm_with_kms: bool = True) -> None:
+    def __init__(self, kms: Any, key_id: str) -> None:
         """`kms` is a boto3 KMS client; `key_id` a key ARN, id or alias. Checks the key spec up front."""
         self._kms = kms
         self._key_id = key_id
-        self._confirm_with_kms = confirm_with_kms
         self._key = fetch_signing_key(kms, key_id)
 
     @property
@@ -67,7 +71,7 @@ class KmsSigner(sign_sigstore_pb.Signer):
         self._check(pae, message, message_type, signature)
         envelope = intoto_pb.Envelope(
             payload=base64.b64encode(raw_payload),
-            payload_type=oms_signing._IN_TOTO_JSON_PAYLOAD_TYPE,
+            payload_type=IN_TOTO_PAYLOAD_TYPE,
             signatures=[intoto_pb.Signature(sig=base64.b64encode(signature), keyid="")],
         )
         return sign_sigstore_pb.Signature(
@@ -82,6 +86,7 @@ class KmsSigner(sign_sigstore_pb.Signer):
         )
 
     def _check(self, pae: bytes, message: bytes, message_type: str, signature: bytes) -> None:
+        """Refuse a KMS signature that verifiers would reject, before it can become release evidence."""
         try:
             self._key.public_key.verify(signature, pae, ec.ECDSA(hashes.SHA256()))
         except crypto_exceptions.InvalidSignature as error:
@@ -90,9 +95,7 @@ class KmsSigner(sign_sigstore_pb.Signer):
                 f"KMS key {self._key_id} returned a signature ({message_type}) that does not verify over the DSSE "
                 "payload with its own public key; no signature was written",
             ) from error
-        if self._confirm_with_kms and not kms_signature_is_valid(
-            self._kms, self._key_id, message, message_type, signature
-        ):
+        if not kms_signature_is_valid(self._kms, self._key_id, message, message_type, signature):
             raise WeightsError(
                 Reason.KMS_SIGNATURE_MISMATCH,
                 f"KMS Verify rejected the signature key {self._key_id} just made; no signature was written",
@@ -105,19 +108,25 @@ def fetch_signing_key(kms: Any, key_id: str) -> TrustedKey:
         response = kms.get_public_key(KeyId=key_id)
     except (ClientError, BotoCoreError) as error:
         raise _kms_error(f"cannot read the public key of {key_id}", error) from error
+    # `CustomerMasterKeySpec` is the deprecated name AWS still returns alongside `KeySpec` (moto returns only it).
+    key_spec = response.get("KeySpec") or response.get("CustomerMasterKeySpec")
     if (
-        response.get("KeySpec") != KEY_SPEC
+        key_spec != KEY_SPEC
         or response.get("KeyUsage") != "SIGN_VERIFY"
         or SIGNING_ALGORITHM not in response.get("SigningAlgorithms", [])
     ):
         raise WeightsError(
             Reason.SIGNING_KEY_INVALID,
-            f"KMS key {key_id} is {response.get('KeySpec')}/{response.get('KeyUsage')}; "
+            f"KMS key {key_id} is {key_spec}/{response.get('KeyUsage')}; "
             f"a {KEY_SPEC} SIGN_VERIFY key with {SIGNING_ALGORITHM} is required",
         )
-    public_key = serialization.load_der_public_key(response["PublicKey"])
-    if not isinstance(public_key, ec.EllipticCurvePublicKey):  # KeySpec said P-256; trust but verify
-        raise WeightsError(Reason.SIGNING_KEY_INVALID, f"KMS key {key_id} did not return an EC public key")
+    try:
+        public_key = serialization.load_der_public_key(response["PublicKey"])
+    except (KeyError, ValueError, crypto_exceptions.UnsupportedAlgorithm) as error:
+        raise WeightsError(Reason.SIGNING_KEY_INVALID, f"KMS key {key_id} returned an unreadable public key") from error
+    # The metadata said P-256; the key itself must agree, since it is what verifiers will be given.
+    if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != "secp256r1":
+        raise WeightsError(Reason.SIGNING_KEY_INVALID, f"KMS key {key_id} did not return a P-256 EC public key")
     return trusted_key_from(public_key)
 
 
@@ -131,9 +140,7 @@ def kms_message_for(pae: bytes) -> tuple[bytes, str]:
 def kms_sign(kms: Any, key_id: str, message: bytes, message_type: str) -> bytes:
     """One KMS `Sign` call; returns the DER-encoded ECDSA signature."""
     try:
-        response = kms.sign(
-            KeyId=key_id, Message=message, MessageType=message_type, SigningAlgorithm=SIGNING_ALGORITHM
-        )
+        response = kms.sign(KeyId=key_id, Message=message, MessageType=message_type, SigningAlgorithm=SIGNING_ALGORITHM)
     except (ClientError, BotoCoreError) as error:
         raise _kms_error(f"KMS Sign with {key_id} failed", error) from error
     return response["Signature"]

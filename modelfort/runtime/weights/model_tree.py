@@ -80,9 +80,7 @@ def _scandir(directory: Path) -> list[os.DirEntry]:
         with os.scandir(directory) as entries:
             return list(entries)
     except OSError as error:
-        raise WeightsError(
-            Reason.MODEL_DIR_INVALID, f"cannot list {str(directory)!r}: {error.strerror}"
-        ) from error
+        raise WeightsError(Reason.MODEL_DIR_INVALID, f"cannot list {str(directory)!r}: {error.strerror}") from error
 
 
 def _offenders(reason: Reason, what: str, paths: list[str]) -> WeightsError:

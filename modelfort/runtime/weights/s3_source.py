@@ -227,7 +227,9 @@ def prepare_download_dir(download_dir: Path) -> Path:
             ) from error
         return download_dir
     except OSError as error:
-        raise WeightsError(Reason.DOWNLOAD_DIR_INVALID, f"cannot read {str(download_dir)!r}: {error.strerror}") from error
+        raise WeightsError(
+            Reason.DOWNLOAD_DIR_INVALID, f"cannot read {str(download_dir)!r}: {error.strerror}"
+        ) from error
     if not stat.S_ISDIR(mode):
         raise WeightsError(Reason.DOWNLOAD_DIR_INVALID, f"{str(download_dir)!r} is not a directory (or is a symlink)")
     if any(download_dir.iterdir()):

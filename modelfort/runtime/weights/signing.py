@@ -3,6 +3,10 @@
 The signature is the library's OMS bundle (model_signing's own EC-key signer, or `KmsSigner` which builds the same
 bundle). Before anything is written, the new signature is put through the same `authenticate_signature` the
 startup verifier runs, so a release can never publish a signature its own verifier would refuse.
+
+This uses two names from `model_signing._signing` (`Payload` and the EC-key `Signer`) because the public
+`model_signing.signing.Config` can neither take a custom (KMS) signer nor return the root digest to pin. The
+library is pinned (1.1.1), and the tests verify our bundles with its public API and its CLI, so drift shows up there.
 """
 
 from __future__ import annotations
@@ -20,14 +24,14 @@ from model_signing._signing import sign_ec_key
 from model_signing._signing import signing as oms_signing
 
 from modelfort.runtime.weights.aws_clients import ClientFactory, region_of_kms_key
-from modelfort.runtime.weights.hashing_policy import strict_hashing_config
+from modelfort.runtime.weights.hashing_policy import hash_model_dir
 from modelfort.runtime.weights.model_tree import scan_model_tree
 from modelfort.runtime.weights.reasons import Reason, WeightsError
 from modelfort.runtime.weights.verify import SUPPORTED_CURVES, authenticate_signature, trusted_key_from
 
 
 class ModelSigner(Protocol):
-    """A model_signing `Signer` that also exposes the PEM of its public key (for the self-check and `--public-key-out`)."""
+    """A model_signing `Signer` that also exposes its public key's PEM (for the self-check and `--public-key-out`)."""
 
     public_key_pem: bytes
 
@@ -74,13 +78,13 @@ def local_key_signer(private_key_path: Path) -> LocalKeySigner:
     )
 
 
-def check_signature_destination(model_dir: Path, signature_path: Path) -> None:
-    """A signature inside the model directory would be an unsigned file there, failing every verification."""
-    if signature_path.resolve().is_relative_to(model_dir.resolve()):
+def check_signature_destination(model_dir: Path, output_path: Path) -> None:
+    """An output (signature, public key) inside the model would be an unsigned file there, failing verification."""
+    if output_path.resolve().is_relative_to(model_dir.resolve()):
         raise WeightsError(
             Reason.SIGNATURE_PATH_INVALID,
-            f"signature {str(signature_path)!r} is inside the model directory {str(model_dir)!r}; "
-            "store it beside the model, not in it",
+            f"{str(output_path)!r} is inside the model directory {str(model_dir)!r}; "
+            "store signatures and keys beside the model, not in it",
         )
 
 
@@ -89,7 +93,7 @@ def sign_model(model_dir: Path, signer: ModelSigner, *, max_workers: int | None 
     tree = scan_model_tree(model_dir)
     if not tree.files:
         raise WeightsError(Reason.MODEL_DIR_INVALID, f"{str(model_dir)!r} holds no files; there is nothing to sign")
-    manifest = strict_hashing_config(max_workers).hash(model_dir)
+    manifest = hash_model_dir(model_dir, max_workers)
     hashed = {descriptor.identifier for descriptor in manifest.resource_descriptors()}
     if hashed != set(tree.files):
         raise WeightsError(Reason.MODEL_DIR_INVALID, "the model directory changed while it was being signed")
@@ -112,7 +116,9 @@ def write_new_file(path: Path, data: bytes) -> None:
         with open(path, "xb") as handle:
             handle.write(data)
     except FileExistsError as error:
-        raise WeightsError(Reason.SIGNATURE_EXISTS, f"{str(path)!r} already exists; refusing to overwrite it") from error
+        raise WeightsError(
+            Reason.SIGNATURE_EXISTS, f"{str(path)!r} already exists; refusing to overwrite it"
+        ) from error
     except OSError as error:
         raise WeightsError(Reason.SIGNATURE_PATH_INVALID, f"cannot write {str(path)!r}: {error.strerror}") from error
 
@@ -126,8 +132,8 @@ def run_sign(
     upload_uri: str | None,
     public_key_out: Path | None,
     client_factory: ClientFactory,
-    stdout: TextIO = sys.stdout,
-    stderr: TextIO = sys.stderr,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
     max_workers: int | None = None,
 ) -> int:
     """`modelfort sign`: sign, write, optionally upload; print the root digest (hex) alone on stdout.
@@ -136,8 +142,12 @@ def run_sign(
     """
     from modelfort.runtime.weights import s3_source
 
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
     try:
         check_signature_destination(model_dir, signature_path)
+        if public_key_out is not None:
+            check_signature_destination(model_dir, public_key_out)
         for path in (signature_path, public_key_out):
             if path is not None and (path.exists() or path.is_symlink()):
                 raise WeightsError(Reason.SIGNATURE_EXISTS, f"{str(path)!r} already exists; refusing to overwrite it")

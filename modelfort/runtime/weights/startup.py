@@ -83,11 +83,16 @@ def run_verify_weights(
     request: VerifyRequest,
     *,
     client_factory: ClientFactory,
-    stdout: TextIO = sys.stdout,
-    stderr: TextIO = sys.stderr,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> int:
-    """Verify, write the log line, return the exit code (0 only when the model is exactly the pinned release)."""
+    """Verify, write the log line, return the exit code (0 only when the model is exactly the pinned release).
+
+    `stdout`/`stderr` default to the streams current at call time (so redirection, and pytest's capture, apply).
+    """
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
     started = clock()
     record = _new_record(request)
     try:
@@ -95,7 +100,8 @@ def run_verify_weights(
         record.outcome, record.reason, record.exit_code = "verified", None, 0
     except WeightsError as error:
         _reject(record, error.reason, error.detail, error.context)
-    except Exception as error:  # noqa: BLE001 - anything unforeseen must still fail closed, with a log line
+    except Exception as error:
+        # Anything unforeseen must still fail closed, and still leave its log line.
         traceback.print_exc(file=stderr)
         _reject(record, Reason.INTERNAL_ERROR, f"{type(error).__name__}: {error}", {})
     record.duration_s = round(clock() - started, 6)
@@ -136,7 +142,8 @@ def _check_download_dir_use(request: VerifyRequest, model_in_s3: bool) -> None:
         raise WeightsError(Reason.DOWNLOAD_DIR_INVALID, "--download-dir is required when MODEL is an s3:// prefix")
     if not model_in_s3 and request.download_dir:
         raise WeightsError(
-            Reason.DOWNLOAD_DIR_INVALID, "--download-dir applies only to an s3:// MODEL; a local MODEL is verified in place"
+            Reason.DOWNLOAD_DIR_INVALID,
+            "--download-dir applies only to an s3:// MODEL; a local MODEL is verified in place",
         )
 
 
@@ -191,7 +198,7 @@ def _reject(record: RunRecord, reason: Reason, detail: str, context: dict[str, A
 def _new_record(request: VerifyRequest) -> RunRecord:
     return RunRecord(
         event=EVENT,
-        time=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"),
+        time=datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
         outcome="rejected",
         reason=None,
         exit_code=Reason.INTERNAL_ERROR.exit_code,

@@ -15,9 +15,11 @@ would honour the `ignore_paths` a signature carries), and the pinned digest.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from model_signing._signing import sign_ec_key, sign_sigstore_pb
 
-from modelfort.runtime.weights.hashing_policy import STRICT_SERIALIZATION, strict_hashing_config
+from modelfort.runtime.weights.hashing_policy import STRICT_SERIALIZATION, hash_model_dir
 from modelfort.runtime.weights.model_tree import MAX_LISTED, ModelTree, scan_model_tree
 from modelfort.runtime.weights.reasons import Reason, WeightsError
 
@@ -112,7 +114,7 @@ def trusted_key_from(public_key: ec.EllipticCurvePublicKey) -> TrustedKey:
 def read_signature(signature_path: Path) -> sign_sigstore_pb.Signature:
     """Parse a signature file with the library's reader, separating "cannot read" from "not a bundle"."""
     try:
-        size = signature_path.stat().st_size
+        size = _regular_file_size(signature_path)
     except OSError as error:
         raise WeightsError(
             Reason.SIGNATURE_UNREADABLE, f"cannot read signature {str(signature_path)!r}: {_describe(error)}"
@@ -174,7 +176,7 @@ def verify_model_tree(
     """
     tree = tree if tree is not None else scan_model_tree(model_dir)
     _compare_file_sets(tree.files, signed.digests)
-    actual = _hash_tree(model_dir, max_workers)
+    actual = hash_model_dir(model_dir, max_workers)
     _compare_digests(actual, signed)
     return VerifiedModel(signed=signed, files=len(tree.files), total_bytes=tree.total_bytes)
 
@@ -297,18 +299,10 @@ def _compare_file_sets(files: tuple[str, ...], signed: Mapping[str, str]) -> Non
         )
     if unexpected:
         raise WeightsError(
-            Reason.FILE_UNEXPECTED, f"{len(unexpected)} file(s) that were not signed: {_listing(unexpected)}", **evidence
+            Reason.FILE_UNEXPECTED,
+            f"{len(unexpected)} file(s) that were not signed: {_listing(unexpected)}",
+            **evidence,
         )
-
-
-def _hash_tree(model_dir: Path, max_workers: int | None) -> Any:
-    try:
-        return strict_hashing_config(max_workers).hash(model_dir)
-    except (OSError, ValueError) as error:
-        # The tree was clean when walked; something changed it (or made it unreadable) while it was being hashed.
-        raise WeightsError(
-            Reason.MODEL_DIR_INVALID, f"model directory changed or became unreadable while hashing: {_describe(error)}"
-        ) from error
 
 
 def _compare_digests(actual: Any, signed: SignedManifest) -> None:
@@ -342,7 +336,16 @@ def _unsupported(detail: str) -> WeightsError:
     return WeightsError(Reason.SIGNATURE_UNSUPPORTED, detail)
 
 
+def _regular_file_size(path: Path) -> int:
+    """The size of `path`, which must be a regular file: opening a FIFO or device would block or never end."""
+    status = path.stat()
+    if not stat.S_ISREG(status.st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    return status.st_size
+
+
 def _read_bounded(path: Path, limit: int) -> bytes:
+    _regular_file_size(path)
     with open(path, "rb") as handle:
         data = handle.read(limit + 1)
     if len(data) > limit:
