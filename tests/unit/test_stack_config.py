@@ -129,3 +129,42 @@ def test_any_vpc_cidr_is_accepted_only_if_private_aligned_and_sized(cidr):
         network = ipaddress.ip_network(config.network.cidr)
         assert any(network.subnet_of(ipaddress.ip_network(r)) for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
         assert 16 <= network.prefixlen <= 24 and str(network) == cidr
+
+
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/modelfort/vllm@sha256:" + "a" * 64
+MODEL = {"name": "llama-guard", "version": "3.1.0", "image": IMAGE, "rootDigest": "b" * 64}
+
+
+def test_a_model_release_takes_safe_defaults_and_derives_its_locations():
+    (model,) = parse_stack_config({**VALID, "modelfort:models": json.dumps([MODEL])}, "p").models
+    assert (model.gpus, model.max_tokens, model.request_timeout_seconds, model.replicas) == (1, 4096, 60, 2)
+    assert model.weights_prefix == "models/llama-guard/3.1.0"
+    assert model.signature_key == "signatures/llama-guard/3.1.0.sig"
+
+
+@pytest.mark.control("ST-05", "RC-09", "RC-10", "RI-08")
+@pytest.mark.parametrize(
+    "change,expected",
+    [
+        ({"image": "vllm/vllm-openai:latest"}, "modelfort:models[0].image: 'vllm/vllm-openai:latest' is not allowed (an image pinned by digest"),
+        ({"image": IMAGE.replace("sha256:", "sha512:")}, "modelfort:models[0].image"),
+        ({"rootDigest": "B" * 64}, "modelfort:models[0].rootDigest"),
+        ({"name": "Llama_Guard"}, "modelfort:models[0].name"),
+        ({"gpus": 16}, "modelfort:models[0].gpus: 16 is not allowed"),
+        ({"maxTokens": 0}, "modelfort:models[0].maxTokens: 0 is not allowed"),
+        ({"requestTimeoutSeconds": 3600}, "modelfort:models[0].requestTimeoutSeconds: 3600 is not allowed"),
+        ({"memory": "lots"}, "modelfort:models[0].memory: 'lots' is not allowed"),
+        ({"canary": {"version": "3.2.0", "image": IMAGE, "rootDigest": "c" * 64, "percent": 80}}, "canary.percent: 80 is not allowed"),
+        ({"canary": {"version": "3.2.0", "image": "x:latest", "rootDigest": "c" * 64, "percent": 10}}, "canary.image"),
+        ({"sbom": {"path": "sbom.json"}}, "sbom: must be an object with exactly path and sha256"),
+        ({"weights": "s3://elsewhere"}, "modelfort:models[0].weights: unknown key"),
+    ],
+)
+def test_bad_model_releases_name_the_field(change, expected):
+    problems = problems_for(modelfort__models=[{**MODEL, **change}])
+    assert any(expected in p for p in problems), problems
+
+
+def test_one_deployment_per_model_name():
+    problems = problems_for(modelfort__models=[MODEL, {**MODEL, "version": "3.2.0"}])
+    assert any("modelfort:models[1].name: 'llama-guard' is listed twice" in p for p in problems)
