@@ -6,6 +6,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.access_logs import AccessLogBucket, AccessLogBucketArgs
+from components.aws.gpu_cluster import GpuCluster, GpuClusterArgs
+from components.aws.gpu_node_pool import GpuNodePool, GpuNodePoolArgs
 from components.aws.network import SegmentedNetwork, SegmentedNetworkArgs
 from components.aws.reference_store import ModelReferenceStore, ModelReferenceStoreArgs
 from components.aws.service_endpoints import DEFAULT_INTERFACE_SERVICES
@@ -18,6 +20,8 @@ class AwsZone(pulumi.ComponentResource):
     access_logs: AccessLogBucket
     weights: WeightsBucket
     reference_store: ModelReferenceStore
+    cluster: GpuCluster | None
+    """The GPU cluster, present when the stack serves models (modelfort:models)."""
 
     def __init__(self, config: StackConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         name = config.zone
@@ -81,7 +85,38 @@ class AwsZone(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.cluster = self._compute(config, tags, child) if config.models else None
         self.register_outputs({"vpc_id": self.network.vpc_id, "weights_bucket": self.weights.bucket_name})
+
+    def _compute(self, config: StackConfig, tags: dict, child: pulumi.ResourceOptions) -> GpuCluster:
+        name, profile = config.zone, config.profile
+        cluster = GpuCluster(
+            f"{name}-gpu",
+            GpuClusterArgs(
+                zone=config.zone,
+                region=config.region,
+                vpc_id=self.network.vpc_id,
+                subnet_ids=self.network.subnet_ids,
+                vpc_cidr=config.network.cidr,
+                log_retention_days=profile.log_retention_days,
+                key_rotation_days=profile.key_rotation_days,
+                tags=tags,
+            ),
+            opts=child,
+        )
+        GpuNodePool(
+            f"{name}-gpu-nodes",
+            GpuNodePoolArgs(
+                zone=config.zone,
+                cluster_name=cluster.cluster_name,
+                subnet_ids=self.network.subnet_ids,
+                node_security_group_id=cluster.node_security_group_id,
+                kms_key_arn=cluster.kms_key_arn,
+                tags=tags,
+            ),
+            opts=child,
+        )
+        return cluster
 
 
 def _interface_services(extra: tuple[str, ...]) -> tuple[str, ...]:

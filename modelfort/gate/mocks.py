@@ -123,6 +123,16 @@ class RealisticMocks(pulumi.runtime.Mocks):
             out.update(arn=f"arn:aws:lambda:{region}:{account}:function:{physical}", invokeArn=f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/arn:aws:lambda:{region}:{account}:function:{physical}/invocations")
         elif typ == "aws:sns/topic:Topic":
             out.update(arn=f"arn:aws:sns:{region}:{account}:{physical}")
+        elif typ == "aws:eks/cluster:Cluster":
+            out.update(
+                arn=f"arn:aws:eks:{region}:{account}:cluster/{physical}",
+                endpoint=f"https://{_hex(name, 32).upper()}.gr7.{region}.eks.amazonaws.com",
+                certificateAuthority={"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1PQ0sKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="},
+                identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{_hex(name, 32).upper()}"}]}],
+                status="ACTIVE",
+            )
+        elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            out.update(latestVersion=1, defaultVersion=1, arn=f"arn:aws:ec2:{region}:{account}:launch-template/{resource_id}")
         elif typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
             out.update(prefixListId=_S3_PREFIX_LIST["id"] if state.get("vpcEndpointType") == "Gateway" else "")
         return out

@@ -11,6 +11,8 @@ import dataclasses
 import pytest
 
 from components.aws.access_logs import AccessLogBucketArgs
+from components.aws.gpu_cluster import GpuClusterArgs
+from components.aws.gpu_node_pool import GpuNodePoolArgs
 from components.aws.network import SegmentedNetworkArgs
 from components.aws.reference_store import ModelReferenceStoreArgs
 from components.aws.weights import WeightsBucketArgs
@@ -46,12 +48,23 @@ MUTATIONS = {
     "unprotected-bucket": ("s3-public-access-blocked", "scratch"),
     "weights-bucket-bare": ("model-bucket-encrypted", "side-weights"),
     "short-access-log-retention": ("access-log-retention", "prod-access-logs-bucket"),
+    "public-cluster-endpoint": ("eks-private-endpoint", "prod-gpu-cluster"),
+    "creator-admin": ("eks-no-implicit-admin", "prod-gpu-cluster"),
+    "short-control-plane-logs": ("log-group-encrypted-retained", "prod-gpu-control-plane-logs"),
+    "cluster-slow-key-rotation": ("kms-key-rotation", "prod-gpu-key"),
+    "imds-hop-limit-2": ("launch-template-hardened", "prod-gpu-nodes-launch-template"),
+    "ssh-node-group": ("eks-node-group-hardened", "ssh-nodes"),
+    "untainted-gpu-nodes": ("eks-node-group-hardened", "bare-gpu-nodes"),
+    "imdsv1-template": ("launch-template-hardened", "legacy-template"),
+    "unencrypted-log-group": ("log-group-encrypted-retained", "app-logs"),
 }
 
 # Arguments that are not hardening knobs (identity, wiring, sizing, who may do what), so need no mutation.
 NOT_KNOBS = {
     "zone", "region", "cidr_block", "availability_zones", "tags", "interface_services", "kms_key_arn",
     "s3_endpoint_id", "access_log_bucket", "publisher_role_arns", "publisher_principals", "reader_principals",
+    "vpc_id", "subnet_ids", "vpc_cidr", "kubernetes_version", "admin_role_arns", "cluster_name",
+    "node_security_group_id", "instance_types", "ami_type", "min_size", "desired_size", "max_size", "disk_gib",
 }
 
 
@@ -94,9 +107,12 @@ def test_a_waiver_lets_exactly_the_waived_hatch_through(program):
         (WeightsBucketArgs, {"allow_access_outside_vpc_endpoint": "weights-outside-endpoint", "key_rotation_days": "weights-slow-key-rotation"}),
         (ModelReferenceStoreArgs, {"retention_days": "short-signature-retention", "key_rotation_days": "reference-slow-key-rotation"}),
         (AccessLogBucketArgs, {"retention_days": "short-access-log-retention"}),
+        (GpuClusterArgs, {"allow_public_endpoint": "public-cluster-endpoint", "grant_creator_admin": "creator-admin",
+                          "log_retention_days": "short-control-plane-logs", "key_rotation_days": "cluster-slow-key-rotation"}),
+        (GpuNodePoolArgs, {"imds_hop_limit": "imds-hop-limit-2"}),
     ],
 )
-def test_every_storage_knob_is_mutated(args_class, mutated):
+def test_every_component_knob_is_mutated(args_class, mutated):
     knobs = {f.name for f in dataclasses.fields(args_class)} - NOT_KNOBS
     assert knobs == set(mutated), f"add a mutation for: {sorted(knobs - set(mutated))}"
     assert set(mutated.values()) <= set(MUTATIONS)

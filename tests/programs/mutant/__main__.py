@@ -9,6 +9,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.access_logs import AccessLogBucket, AccessLogBucketArgs
+from components.aws.gpu_cluster import GpuCluster, GpuClusterArgs
+from components.aws.gpu_node_pool import GpuNodePool, GpuNodePoolArgs
 from components.aws.network import SegmentedNetwork, SegmentedNetworkArgs
 from components.aws.reference_store import ModelReferenceStore, ModelReferenceStoreArgs
 from components.aws.weights import WeightsBucket, WeightsBucketArgs
@@ -43,7 +45,14 @@ REFERENCE_MUTATIONS = {
     "reference-slow-key-rotation": {"key_rotation_days": 730},
 }
 LOG_MUTATIONS = {"short-access-log-retention": {"retention_days": 7}}
-KNOWN = {*ARG_MUTATIONS, *WEIGHTS_MUTATIONS, *REFERENCE_MUTATIONS, *LOG_MUTATIONS}
+CLUSTER_MUTATIONS = {
+    "public-cluster-endpoint": {"allow_public_endpoint": True},
+    "creator-admin": {"grant_creator_admin": True},
+    "short-control-plane-logs": {"log_retention_days": 30},
+    "cluster-slow-key-rotation": {"key_rotation_days": 730},
+}
+NODE_MUTATIONS = {"imds-hop-limit-2": {"imds_hop_limit": 2}}
+KNOWN = {*ARG_MUTATIONS, *WEIGHTS_MUTATIONS, *REFERENCE_MUTATIONS, *LOG_MUTATIONS, *CLUSTER_MUTATIONS, *NODE_MUTATIONS}
 
 mutation = pulumi.Config().require("mutation")
 args = dataclasses.replace(BASE, **ARG_MUTATIONS.get(mutation, {}))
@@ -64,6 +73,23 @@ reference = ModelReferenceStore(
     dataclasses.replace(
         ModelReferenceStoreArgs(zone="production", region="us-east-1", retention_days=365, access_log_bucket=logs.bucket_name),
         **REFERENCE_MUTATIONS.get(mutation, {}),
+    ),
+)
+
+cluster = GpuCluster(
+    "prod-gpu",
+    dataclasses.replace(
+        GpuClusterArgs(zone="production", region="us-east-1", vpc_id=network.vpc_id, subnet_ids=network.subnet_ids,
+                       vpc_cidr="10.30.0.0/16", log_retention_days=365),
+        **CLUSTER_MUTATIONS.get(mutation, {}),
+    ),
+)
+GpuNodePool(
+    "prod-gpu-nodes",
+    dataclasses.replace(
+        GpuNodePoolArgs(zone="production", cluster_name=cluster.cluster_name, subnet_ids=network.subnet_ids,
+                        node_security_group_id=cluster.node_security_group_id, kms_key_arn=cluster.kms_key_arn),
+        **NODE_MUTATIONS.get(mutation, {}),
     ),
 )
 
@@ -104,5 +130,15 @@ elif mutation == "unprotected-bucket":
     aws.s3.Bucket("scratch")
 elif mutation == "weights-bucket-bare":
     aws.s3.Bucket("side-weights", tags={"modelfort:data-class": "model-weights"})
+elif mutation == "ssh-node-group":
+    aws.eks.NodeGroup("ssh-nodes", cluster_name=cluster.cluster_name, node_role_arn="arn:aws:iam::123456789012:role/n", subnet_ids=network.subnet_ids,
+                      scaling_config={"min_size": 1, "max_size": 1, "desired_size": 1}, remote_access={"ec2_ssh_key": "ops"})
+elif mutation == "untainted-gpu-nodes":
+    aws.eks.NodeGroup("bare-gpu-nodes", cluster_name=cluster.cluster_name, node_role_arn="arn:aws:iam::123456789012:role/n", subnet_ids=network.subnet_ids,
+                      ami_type="AL2023_x86_64_NVIDIA", scaling_config={"min_size": 1, "max_size": 1, "desired_size": 1})
+elif mutation == "imdsv1-template":
+    aws.ec2.LaunchTemplate("legacy-template", metadata_options={"http_tokens": "optional"})
+elif mutation == "unencrypted-log-group":
+    aws.cloudwatch.LogGroup("app-logs", retention_in_days=365)
 elif mutation not in KNOWN:
     raise ValueError(f"mutant:mutation: unknown mutation {mutation!r}")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from modelfort_policy.rule import Rule
-from modelfort_policy.rules import encryption, network, storage
+from modelfort_policy.rules import eks, encryption, logging, network, storage
 
-ALL_RULES: tuple[Rule, ...] = (*network.RULES, *encryption.RULES, *storage.RULES)
+ALL_RULES: tuple[Rule, ...] = (*network.RULES, *encryption.RULES, *storage.RULES, *eks.RULES, *logging.RULES)
 
 
 def _check_unique_names(rules: tuple[Rule, ...]) -> None:
