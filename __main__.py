@@ -10,7 +10,5 @@ zone = compose_zone(config)
 
 pulumi.export("zone", config.zone)
 pulumi.export("tier", config.profile.tier)
-pulumi.export("vpc_id", zone.network.vpc_id)
-pulumi.export("weights_bucket", zone.weights.bucket_name)
-pulumi.export("reference_store_bucket", zone.reference_store.bucket_name)
-pulumi.export("signing_key_arn", zone.reference_store.signing_key_arn)
+for key, value in zone.exports.items():
+    pulumi.export(key, value)

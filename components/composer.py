@@ -15,9 +15,16 @@ def _build_aws(config: StackConfig) -> pulumi.ComponentResource:
     return AwsZone(config)
 
 
+def _build_gcp(config: StackConfig) -> pulumi.ComponentResource:
+    from components.gcp.zone import GcpZone
+
+    return GcpZone(config)
+
+
 # Each cloud's builder is imported only when a stack asks for it, so an AWS stack never loads the GCP SDK.
 CLOUD_BUILDERS: dict[str, Callable[[StackConfig], pulumi.ComponentResource]] = {
     "aws": _build_aws,
+    "gcp": _build_gcp,
 }
 
 

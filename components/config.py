@@ -17,13 +17,15 @@ from typing import Any
 from components.zones import ZONE_NAMES, ZONE_PROFILES, ZoneProfile
 
 PROJECT = "modelfort"
-CLOUDS = ("aws",)
-"""Clouds the composer can build today (GCP follows)."""
+CLOUDS = ("aws", "gcp")
+"""Clouds the composer can build."""
 
 PROVIDER_NAMESPACES = ("aws", "gcp", "kubernetes")
 """Namespaces the providers own; they validate their own keys, we only read what we need."""
 
 AWS_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+GCP_REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
+GCP_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 DNS_NAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$")
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}$")
 TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
@@ -119,6 +121,8 @@ class StackConfig:
     network: NetworkConfig
     tags: Mapping[str, str] = field(default_factory=dict)
     models: tuple[ModelRelease, ...] = ()
+    project: str | None = None
+    """The Google Cloud project (gcp stacks only)."""
 
 
 def parse_stack_config(raw: Mapping[str, str], stack: str) -> StackConfig:
@@ -128,6 +132,7 @@ def parse_stack_config(raw: Mapping[str, str], stack: str) -> StackConfig:
     zone = _require_choice(modelfort, "zone", ZONE_NAMES, problems)
     cloud = _require_choice(modelfort, "cloud", CLOUDS, problems)
     region = _read_region(raw, cloud, problems)
+    project = _read_gcp_project(raw, cloud, problems)
     profile = ZONE_PROFILES.get(zone or "")
     network = _read_network(modelfort.get("network"), profile, problems)
     tags = _read_tags(modelfort.get("tags"), problems)
@@ -138,7 +143,8 @@ def parse_stack_config(raw: Mapping[str, str], stack: str) -> StackConfig:
         raise StackConfigError(problems)
     assert zone and cloud and region and profile and network  # guaranteed when no problem was recorded
     return StackConfig(
-        stack=stack, zone=zone, cloud=cloud, region=region, profile=profile, network=network, tags=tags, models=models
+        stack=stack, zone=zone, cloud=cloud, region=region, profile=profile, network=network, tags=tags, models=models,
+        project=project,
     )
 
 
@@ -185,9 +191,25 @@ def _require_choice(values: Mapping[str, Any], key: str, allowed: Sequence[str],
     return value
 
 
+def _read_gcp_project(raw: Mapping[str, str], cloud: str | None, problems: list[str]) -> str | None:
+    if cloud != "gcp":
+        return None
+    project = raw.get("gcp:project")
+    if not isinstance(project, str) or not GCP_PROJECT.match(project):
+        problems.append(f"gcp:project: {project!r} is not a Google Cloud project id (6-30 lowercase letters, digits, '-'), required for cloud 'gcp'")
+        return None
+    return project
+
+
 def _read_region(raw: Mapping[str, str], cloud: str | None, problems: list[str]) -> str | None:
+    if cloud == "gcp":
+        region = raw.get("gcp:region")
+        if not isinstance(region, str) or not GCP_REGION.match(region):
+            problems.append(f"gcp:region: {region!r} is not a Google Cloud region (for example us-central1), required for cloud 'gcp'")
+            return None
+        return region
     if cloud != "aws":
-        return None if cloud is None else ""
+        return None
     region = raw.get("aws:region")
     if region is None:
         problems.append("aws:region: required for cloud 'aws' (for example us-east-1)")

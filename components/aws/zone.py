@@ -22,6 +22,8 @@ class AwsZone(pulumi.ComponentResource):
     reference_store: ModelReferenceStore
     cluster: GpuCluster | None
     """The GPU cluster, present when the stack serves models (modelfort:models)."""
+    exports: dict[str, pulumi.Output]
+    """The stack outputs the program exports (every cloud's zone offers this)."""
 
     def __init__(self, config: StackConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         name = config.zone
@@ -86,7 +88,16 @@ class AwsZone(pulumi.ComponentResource):
             opts=child,
         )
         self.cluster = self._compute(config, tags, child) if config.models else None
-        self.register_outputs({"vpc_id": self.network.vpc_id, "weights_bucket": self.weights.bucket_name})
+        self.exports: dict[str, pulumi.Output] = {
+            "vpc_id": self.network.vpc_id,
+            "weights_bucket": self.weights.bucket_name,
+            "reference_store_bucket": self.reference_store.bucket_name,
+            "signing_key_arn": self.reference_store.signing_key_arn,
+            "release_publisher_role_arn": self.reference_store.publisher_role_arn,
+        }
+        if self.cluster is not None:
+            self.exports["cluster_name"] = self.cluster.cluster_name
+        self.register_outputs(self.exports)
 
     def _compute(self, config: StackConfig, tags: dict, child: pulumi.ResourceOptions) -> GpuCluster:
         name, profile = config.zone, config.profile

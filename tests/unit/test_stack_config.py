@@ -44,7 +44,9 @@ def test_a_valid_config_takes_the_zone_profile_defaults():
     [
         ({"modelfort__zone": None}, "modelfort:zone: required (one of: testing, redteam, production, high-sensitivity)"),
         ({"modelfort__zone": "prod"}, "modelfort:zone: 'prod' is not allowed"),
-        ({"modelfort__cloud": "azure"}, "modelfort:cloud: 'azure' is not allowed (one of: aws)"),
+        ({"modelfort__cloud": "azure"}, "modelfort:cloud: 'azure' is not allowed (one of: aws, gcp)"),
+        ({"modelfort__cloud": "gcp"}, "gcp:project: None is not a Google Cloud project id"),
+        ({"modelfort__cloud": "gcp", "gcp__project": "acme-models-prod"}, "gcp:region: None is not a Google Cloud region"),
         ({"aws__region": None}, "aws:region: required for cloud 'aws'"),
         ({"aws__region": "Virginia"}, "aws:region: 'Virginia' is not an AWS region name"),
         ({"modelfort__zones": "production"}, "modelfort:zones: unknown key"),
