@@ -85,7 +85,10 @@ def test_a_stack_without_a_zone_is_judged_at_the_strictest_tier(program):
     directory = program("mutant", stack="nozone", config={"aws:region": "us-east-1", "mutant:mutation": "none"})
     report = run_gate(GateOptions(program_dir=str(directory), stack="nozone"))
     assert report.zone is None and report.exit_code == 1
-    assert {v.policy for v in report.verdict.blocking} == {"kms-key-rotation", "vpc-flow-logs"}
+    # Only the tier's thresholds bite (rotation and retention), nothing structural.
+    assert {v.policy for v in report.verdict.blocking} == {
+        "kms-key-rotation", "vpc-flow-logs", "log-group-encrypted-retained", "access-log-retention", "reference-store-compliance-lock",
+    }
 
 
 def test_a_program_without_a_stack_file_is_still_judged(capsys):
