@@ -21,6 +21,7 @@ class AccessLogBucketArgs:
 
 
 class AccessLogBucket(pulumi.ComponentResource):
+    CONTROLS = ("OB-03",)
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
 

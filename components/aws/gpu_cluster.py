@@ -42,6 +42,7 @@ class GpuClusterArgs:
 
 
 class GpuCluster(pulumi.ComponentResource):
+    CONTROLS = ("NB-01", "NB-02", "RI-11", "SC-03", "OB-01")
     cluster_name: pulumi.Output[str]
     endpoint: pulumi.Output[str]
     certificate_authority: pulumi.Output[str]

@@ -55,6 +55,7 @@ class GpuNodePoolArgs:
 
 
 class GpuNodePool(pulumi.ComponentResource):
+    CONTROLS = ("RI-01", "RI-06", "RI-07", "RI-09", "RI-10", "RI-11")
     node_role_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: GpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:

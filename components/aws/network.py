@@ -86,6 +86,7 @@ def plan_subnets(cidr_block: str, count: int) -> list[str]:
 
 
 class SegmentedNetwork(pulumi.ComponentResource):
+    CONTROLS = CONTROLS
     vpc_id: pulumi.Output[str]
     """The zone's VPC."""
     subnet_ids: pulumi.Output[list[str]]

@@ -50,6 +50,7 @@ class ModelReferenceStoreArgs:
 
 
 class ModelReferenceStore(pulumi.ComponentResource):
+    CONTROLS = ("WP-06", "OB-04", "ST-01")
     bucket_name: pulumi.Output[str]
     signing_key_arn: pulumi.Output[str]
     """KMS key (ECC_NIST_P256, SIGN_VERIFY) that signs releases: `modelfort sign --kms-key`."""

@@ -48,6 +48,7 @@ class WeightsBucketArgs:
 
 
 class WeightsBucket(pulumi.ComponentResource):
+    CONTROLS = ("WP-01", "WP-02", "WP-03", "DP-09")
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
     kms_key_arn: pulumi.Output[str]

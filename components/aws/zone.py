@@ -16,6 +16,7 @@ from components.config import StackConfig
 
 
 class AwsZone(pulumi.ComponentResource):
+    CONTROLS = ("NB-10", "DP-08")
     network: SegmentedNetwork
     access_logs: AccessLogBucket
     weights: WeightsBucket

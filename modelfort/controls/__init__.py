@@ -1,0 +1,1 @@
+"""The control catalog and the coverage matrix computed from the code."""
