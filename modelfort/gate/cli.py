@@ -23,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--sarif", metavar="FILE", help="write SARIF 2.1.0 for code scanning")
     parser.add_argument("--junit", metavar="FILE", help="write JUnit XML")
     parser.add_argument("--markdown", metavar="FILE", help="write Markdown for a pull-request comment")
+    parser.add_argument("--html", metavar="FILE", help="write the self-contained HTML evidence report (with the control matrix)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(handler=run)
 
@@ -30,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from modelfort.gate.engine import DEFAULT_PACK, GateOptions, run_gate
     from modelfort.gate.reports import render_summary, write_json, write_junit, write_markdown, write_sarif
+    from modelfort.gate.reports.html import write_html
 
     def progress(message: str) -> None:
         if not args.quiet:
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     options = GateOptions(program_dir=args.program_dir, stack=args.stack, policy_pack=args.policy_pack or DEFAULT_PACK)
     report = run_gate(options, progress)
     sys.stdout.write(render_summary(report))
-    for path, writer in ((args.json, write_json), (args.sarif, write_sarif), (args.junit, write_junit), (args.markdown, write_markdown)):
+    for path, writer in ((args.json, write_json), (args.sarif, write_sarif), (args.junit, write_junit), (args.markdown, write_markdown), (args.html, write_html)):
         if path:
             writer(report, path)
             progress(f"wrote {path}")
