@@ -20,8 +20,11 @@ def quick_start_commands() -> list[str]:
 def test_ci_runs_the_readme_test_command():
     setup_and_gate, setup_and_test = quick_start_commands()
     assert "modelfort gate" in setup_and_gate
-    assert "pytest" in setup_and_test
-    assert setup_and_test in (REPO / ".ci" / "run").read_text()
+    assert setup_and_test == "./scripts/test"
+    assert "pip install -q -e \".[dev]\"" in (REPO / "scripts" / "test").read_text()
+    assert "python -m pytest" in (REPO / "scripts" / "test").read_text()
+    ci = [line for line in (REPO / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
+    assert ci[-1] == setup_and_test, "CI must run exactly the README's test command"
 
 
 def test_the_readme_policy_table_is_current():
