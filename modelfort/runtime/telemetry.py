@@ -41,7 +41,8 @@ MAX_URL_CHARS = 2048
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}")
 _CALLER = re.compile(r"[\x21-\x7e]{1,256}")
 _DIGEST = re.compile(r"(?:sha256:)?([0-9a-fA-F]{64})")
-_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:[0-9]{2})")
+_TIMESTAMP = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:[0-9]{2})")
 _CATEGORY = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 _TOOL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,127}")
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s\x00-\x1f\x7f]+")
@@ -154,7 +155,8 @@ def _object(value: object, path: str, required: frozenset[str], optional: frozen
         if not isinstance(key, str):
             raise TelemetryError(path, f"object keys must be strings, got {_kind(key)}")
         if key not in required and key not in optional and not key.startswith(_EXTENSION_PREFIX):
-            raise TelemetryError(_join(path, key), f"unknown field (private extensions must start with '{_EXTENSION_PREFIX}')")
+            raise TelemetryError(_join(path, key),
+                                 f"unknown field (private extensions must start with '{_EXTENSION_PREFIX}')")
     for key in sorted(required):
         if key not in value:
             raise TelemetryError(_join(path, key), "required field is missing")
@@ -290,7 +292,8 @@ def parse_event(data: object) -> TelemetryEvent:
         schema_version=SCHEMA_VERSION,
         request_id=_string(record["request_id"], "request_id", _IDENTIFIER, what="a request id"),
         timestamp=_timestamp(record["timestamp"], "timestamp"),
-        caller=_string(record["caller"], "caller", _CALLER, what="a caller identity (1-256 printable ASCII characters, no spaces)"),
+        caller=_string(record["caller"], "caller", _CALLER,
+                       what="a caller identity (1-256 printable ASCII characters, no spaces)"),
         model=_string(record["model"], "model", _IDENTIFIER, what="a model name"),
         model_version=_string(record["model_version"], "model_version", _IDENTIFIER, what="a model version"),
         root_digest=_digest(record["root_digest"], "root_digest"),

@@ -49,22 +49,26 @@ class ExtractionConfig:
     essay are not paged."""
     baseline_alpha: float = 0.05
     """Defaults to 0.05: weight of the newest response in the caller's moving average (about 20 responses)."""
-    float_run_min: int = 64
-    """Defaults to 64: consecutive high-precision decimals (e.g. -0.0213) that look like a weight dump."""
+    float_run_min: int = 128
+    """Defaults to 128: consecutive high-precision decimals (e.g. -0.0213), mostly small and of both signs, that
+    look like a weight dump. A printed 10x10 random tensor in a coding answer is 100."""
     int_run_min: int = 256
     """Defaults to 256: consecutive small integers (-128..255, quantised weights) that look like a weight dump."""
     hex_run_min_chars: int = 512
     """Defaults to 512: hex digits in one unbroken run (256 bytes); a SHA-256 digest is 64."""
     hex_token_run_min: int = 128
-    """Defaults to 128: consecutive hex tokens (0x3f, 3f80, hexdump columns)."""
+    """Defaults to 128: consecutive hex byte literals (0x3f, \\x3f)."""
+    hex_dump_min_lines: int = 32
+    """Defaults to 32: hexdump/xxd lines (512 bytes at 16 per line) in one output."""
     base64_run_min_chars: int = 2048
     """Defaults to 2048: characters of one base64 blob (line-wrapped or not); a PEM certificate is about 1,200."""
     base64_min_entropy: float = 5.2
     """Defaults to 5.2 bits per character: random bytes encode at about 6, English text at about 4.5."""
     probe_window_s: int = 600
-    """Defaults to 600 s: the fixed window in which near-duplicate requests from one caller are counted."""
+    """Defaults to 600 s: the sliding window in which near-duplicate requests from one caller are counted."""
     probe_threshold: int = 30
-    """Defaults to 30: near-duplicate requests in one window that make a probing campaign."""
+    """Defaults to 30: near-duplicate requests within the window that make a probing campaign (also the size of
+    the per-caller ring of timestamps)."""
     probe_history: int = 16
     """Defaults to 16: recent requests per caller each new request is compared with."""
     probe_min_similarity: float = 0.75
@@ -102,9 +106,9 @@ class ToolUseConfig:
     """Anomalous tool use per caller (OB-07)."""
 
     window_s: int = 60
-    """Defaults to 60 s: the fixed window for call rates and denial counts."""
+    """Defaults to 60 s: the sliding window for call rates, and the fixed window for denial counts."""
     max_calls_per_window: int = 30
-    """Defaults to 30: tool calls per caller per window above which the caller is bursting."""
+    """Defaults to 30: tool calls per caller within the window above which the caller is bursting."""
     profile_min_calls: int = 20
     """Defaults to 20: calls a caller needs before a tool it never used is reported as new."""
     sensitive_tools: frozenset[str] = frozenset({
@@ -120,8 +124,9 @@ class ToolUseConfig:
     """...if also at least this large (defaults to 4096)..."""
     argument_min_samples: int = 10
     """...once the caller has used the tool this many times (defaults to 10)."""
-    max_tools_per_caller: int = 64
-    """Defaults to 64: distinct tools remembered per caller (bounds memory; further tools are still checked)."""
+    max_tools_per_caller: int = 32
+    """Defaults to 32: distinct tools remembered per caller (bounds memory: about 200 bytes each; calls to further
+    tools are still checked for denials, bursts and absolute argument size)."""
     denial_escalation: int = 3
     """Defaults to 3: denials in one window from which denial findings are raised one level."""
 
@@ -144,8 +149,10 @@ class RagConfig:
 class StateConfig:
     """Bounds on per-caller memory."""
 
-    max_callers: int = 50_000
-    """Defaults to 50,000: callers whose history is kept; the least recently seen is forgotten first."""
+    max_callers: int = 20_000
+    """Defaults to 20,000: callers whose history is kept; the least recently seen is forgotten first. A caller
+    costs about 4 KB in practice and about 12 KB at worst (32 tools with the longest names; measured by
+    benchmarks/bench_detectors.py), so the default bounds per-caller state to about 250 MB."""
     idle_ttl_s: int = 86_400
     """Defaults to one day: a caller idle this long is forgotten (its baseline is stale anyway)."""
 

@@ -1,0 +1,93 @@
+"""What every detector gets for one event: the event, the config, the caller's state, and shared lazy scans.
+
+The input and each retrieved passage are normalised and pattern-scanned at most once per event, however many
+detectors look at them (the jailbreak and extraction detectors share the input scan).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cached_property
+
+from modelfort.runtime.detectors import redact
+from modelfort.runtime.detectors.config import DetectorConfig
+from modelfort.runtime.detectors.findings import Finding, Severity
+from modelfort.runtime.detectors.patterns import Kind
+from modelfort.runtime.detectors.scan import Hit, ScanResult, scan
+from modelfort.runtime.telemetry import TelemetryEvent
+
+INPUT_KINDS = frozenset({Kind.JAILBREAK, Kind.INJECTION, Kind.CONFIG_DUMP})
+PASSAGE_KINDS = frozenset({Kind.JAILBREAK, Kind.INJECTION, Kind.DIRECTIVE})
+
+
+class CallerState:
+    """Everything remembered about one caller; each detector owns one slot and fills it on first use."""
+
+    __slots__ = ("extraction", "jailbreak", "tool_use")
+
+    def __init__(self) -> None:
+        self.extraction: object | None = None
+        self.jailbreak: object | None = None
+        self.tool_use: object | None = None
+
+
+class EventContext:
+    def __init__(self, event: TelemetryEvent, config: DetectorConfig, caller: CallerState) -> None:
+        self.event = event
+        self.config = config
+        self.caller = caller
+        self.now = event.epoch
+        self._passage_scans: dict[int, ScanResult] = {}
+
+    @cached_property
+    def input_scan(self) -> ScanResult:
+        jailbreak = self.config.jailbreak
+        return scan(self.event.input.text, INPUT_KINDS, base64_candidates=jailbreak.base64_max_candidates,
+                    base64_max_chars=jailbreak.base64_max_chars, flag_quoted=jailbreak.flag_quoted_mentions)
+
+    def passage_scan(self, index: int) -> ScanResult:
+        result = self._passage_scans.get(index)
+        if result is None:
+            jailbreak = self.config.jailbreak
+            result = scan(self.event.retrieved[index].text, PASSAGE_KINDS,
+                          base64_candidates=jailbreak.base64_max_candidates,
+                          base64_max_chars=jailbreak.base64_max_chars, flag_quoted=jailbreak.flag_quoted_mentions)
+            self._passage_scans[index] = result
+        return result
+
+    def evidence(self, text: str, start: int = 0, end: int = 0, label: str = "") -> str:
+        """A redacted excerpt of `text` around `[start, end)`, bounded by `evidence_max_chars` (label included)."""
+        prefix = f"[{label}] " if label else ""
+        limit = self.config.evidence_max_chars - len(prefix)
+        return prefix + redact.excerpt(text, start, end, limit, self.config.extraction.canaries)
+
+    def hit_evidence(self, hit: Hit) -> str:
+        label = {"text": "", "hidden": "hidden text", "base64": "base64-decoded"}[hit.source]
+        if not label and hit.obfuscated:
+            label = "normalised" if hit.window_is_skeleton else "obfuscated"
+        return self.evidence(hit.window, hit.start, hit.end, label)
+
+    def finding(self, detector: str, rule: str, controls: Iterable[str], severity: Severity, reason: str,
+                evidence: str) -> Finding:
+        event = self.event
+        return Finding(
+            detector=detector,
+            rule=rule,
+            controls=tuple(sorted(set(controls))),
+            severity=severity,
+            caller=event.caller,
+            model=event.model,
+            model_version=event.model_version,
+            root_digest=event.root_digest,
+            request_id=event.request_id,
+            timestamp=event.timestamp.isoformat().replace("+00:00", "Z"),
+            reason=reason,
+            evidence=evidence,
+        )
+
+
+def hit_ids(hits: Iterable[Hit], limit: int = 4) -> str:
+    """Pattern ids for a reason line: the first `limit`, then a count."""
+    ids = [hit.pattern.id for hit in hits]
+    shown = ", ".join(ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")

@@ -1,0 +1,199 @@
+"""Run the pattern set over one text: normalise, prefilter by stems, match, then judge each hit.
+
+A text is scanned in up to three forms: its skeleton; text hidden in Unicode tag characters; and base64 strings
+that decode to text (bounded in number and size). A hit in the last two is obfuscated by construction; a hit in the
+skeleton is obfuscated when the same pattern does not match the plain (case-folded) text.
+
+A hit in a text that talks *about* attacks ("what does ... mean", "how do we detect ...") is marked `discussed`
+when it is fully inside quotation marks, or reported as said to a third party ("people telling it to ignore all
+previous instructions"): people ask about prompt injection all the time, and paging someone for each question would
+bury the real attacks. This is an evasion path for an attacker who wraps a payload in quotes *and* poses a
+question, so the guardrail verdict still counts on its own, an unquoted direct repeat still fires, payloads hidden
+in base64 or tag characters are never exempt, and `JailbreakConfig.flag_quoted_mentions` turns the exemption off.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+from modelfort.runtime.detectors.normalize import base64_payloads, normalize, plain_form
+from modelfort.runtime.detectors.patterns import (
+    DISCUSSION_CUES,
+    PATTERNS,
+    REPORTED_SPEECH,
+    Kind,
+    Pattern,
+    stem_form,
+)
+
+_WINDOW = 240  # characters kept around a hit for its evidence excerpt
+_MAX_OCCURRENCES = 8  # occurrences of one pattern examined when the first ones are quoted discussion
+
+_QUOTED = re.compile(
+    r'"[^"\n]{1,400}"|“[^”\n]{1,400}”|„[^“”\n]{1,400}[“”]|«[^»]{1,400}»|‹[^›]{1,400}›|「[^」]{1,400}」|『[^』]{1,400}』'
+    r"|`[^`]{1,400}`|‘[^’\n]{1,400}’|(?<!\w)'[^'\n]{1,400}'(?!\w)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    pattern: Pattern
+    source: str
+    """Where it matched: `text`, `hidden` (Unicode tag characters) or `base64`."""
+    window: str
+    """Text around the match, for the evidence excerpt: the original text when positions allow, else the skeleton."""
+    window_is_skeleton: bool
+    start: int
+    end: int
+    """The match within `window`."""
+    obfuscated: bool
+    discussed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    hits: tuple[Hit, ...]
+    transforms: tuple[str, ...]
+    """Normalisation steps that changed the text (see `Normalized.transforms`)."""
+
+    def active(self, kinds: frozenset[Kind]) -> list[Hit]:
+        """Hits of these kinds that count (not quoted discussion), the strongest per pattern, strongest first."""
+        best: dict[str, Hit] = {}
+        for hit in self.hits:
+            if hit.pattern.kind in kinds and not hit.discussed and hit.pattern.id not in best:
+                best[hit.pattern.id] = hit
+        return sorted(best.values(), key=lambda hit: -hit.pattern.weight)
+
+    def score(self, kinds: frozenset[Kind]) -> float:
+        return sum(hit.pattern.weight for hit in self.active(kinds))
+
+    def discussed(self, kinds: frozenset[Kind]) -> list[Hit]:
+        return [hit for hit in self.hits if hit.pattern.kind in kinds and hit.discussed]
+
+
+EMPTY = ScanResult((), ())
+
+
+def scan(text: str, kinds: frozenset[Kind], *, base64_candidates: int = 4, base64_max_chars: int = 8192,
+         flag_quoted: bool = False) -> ScanResult:
+    """All pattern hits of `kinds` in `text`, its hidden tag-character text and its base64 payloads."""
+    if not text:
+        return EMPTY
+    prepared = _prepared(kinds)
+    normalized = normalize(text)
+    hits: list[Hit] = []
+    plain: str | None = None
+    source_text = text if normalized.positions_preserved else normalized.text
+    for pattern, matches in _matches(normalized.text, prepared):
+        if plain is None:
+            plain = plain_form(text)
+        obfuscated = pattern.regex.search(plain) is None
+        # A quoted mention must not shadow a real order later in the text: look further (bounded) until an
+        # occurrence is not discussion.
+        for count, match in enumerate(matches, start=1):
+            hit = _hit(pattern, match, source_text, normalized.text, "text", obfuscated,
+                       judge_quotes=not flag_quoted, from_skeleton=not normalized.positions_preserved)
+            hits.append(hit)
+            if not hit.discussed or count >= _MAX_OCCURRENCES:
+                break
+    for source, payload in _payloads(text, normalized.hidden, base64_candidates, base64_max_chars):
+        skeleton = normalize(payload).text
+        for pattern, matches in _matches(skeleton, prepared):
+            hits.append(_hit(pattern, next(matches), skeleton, skeleton, source, True, judge_quotes=False,
+                             from_skeleton=True))
+    return ScanResult(tuple(hits), normalized.transforms)
+
+
+# Letters from most to least frequent in the languages of the pattern set (rough): a stem is filed under its
+# rarest character, and a text that lacks that character skips the whole file.
+_FREQUENT = " eaitnorslduhcmgpfywbvk.jxqz"
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    groups: tuple[tuple[str, tuple[tuple[str, tuple[int, ...]], ...]], ...]
+    """(rarest character, ((stem, pattern indexes), ...)) for every stem, rarest characters first."""
+    patterns: tuple[Pattern, ...]
+
+
+@lru_cache(maxsize=16)
+def _prepared(kinds: frozenset[Kind]) -> _Prepared:
+    """Stem index for one set of kinds (computed once per kind set).
+
+    A stem that contains another stem is dropped and its patterns filed under the shorter one (which is present
+    whenever the longer one is), so fewer stems are checked per text."""
+    patterns = tuple(pattern for pattern in PATTERNS if pattern.kind in kinds)
+    by_stem: dict[str, set[int]] = {}
+    for index, pattern in enumerate(patterns):
+        for stem in pattern.stems:
+            by_stem.setdefault(stem, set()).add(index)
+    for stem in sorted(by_stem, key=len):
+        for shorter in [other for other in by_stem if other != stem and other in stem and len(other) < len(stem)]:
+            by_stem[shorter] |= by_stem.pop(stem, set())
+            break
+    groups: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
+    for stem, indexes in by_stem.items():
+        rarest = max(stem, key=lambda ch: _FREQUENT.find(ch) if ch in _FREQUENT else len(_FREQUENT))
+        groups.setdefault(rarest, []).append((stem, tuple(sorted(indexes))))
+    ordered = tuple((char, tuple(stems)) for char, stems in sorted(groups.items()))
+    return _Prepared(ordered, patterns)
+
+
+def _matches(skeleton: str, prepared: _Prepared) -> Iterator[tuple[Pattern, Iterator[re.Match[str]]]]:
+    """(pattern, its matches from the first one on) for each pattern whose stems are present and that matches."""
+    stem_text = stem_form(skeleton)
+    present = set(stem_text)
+    candidates: set[int] = set()
+    for char, stems in prepared.groups:
+        if char in present:
+            for stem, indexes in stems:
+                if stem in stem_text:
+                    candidates.update(indexes)
+    for index in sorted(candidates):
+        pattern = prepared.patterns[index]
+        match = pattern.regex.search(skeleton)
+        if match is not None:
+            yield pattern, itertools.chain((match,), pattern.regex.finditer(skeleton, match.end()))
+
+
+def _payloads(text: str, hidden: str, candidates: int, max_chars: int) -> Iterable[tuple[str, str]]:
+    if hidden:
+        yield "hidden", hidden
+    if len(text) >= 16:
+        for payload in base64_payloads(text, candidates, max_chars):
+            yield "base64", payload
+
+
+def _hit(pattern: Pattern, match: re.Match[str], source_text: str, skeleton: str, source: str, obfuscated: bool,
+         judge_quotes: bool, from_skeleton: bool) -> Hit:
+    """A hit with its evidence window; payload hits (hidden, base64) are never exempted as quoted discussion."""
+    start, end = match.span()
+    lo = max(0, start - _WINDOW // 2)
+    hi = min(len(source_text), end + _WINDOW // 2)
+    discussed = judge_quotes and _is_discussion(skeleton, start, end)
+    return Hit(pattern, source, source_text[lo:hi], from_skeleton, start - lo, end - lo, obfuscated, discussed)
+
+
+def _is_discussion(skeleton: str, start: int, end: int) -> bool:
+    """True when [start, end) is quoted or reported speech, and the text around it talks about attacks."""
+    spans = [m.span() for m in _QUOTED.finditer(skeleton)]
+    if any(lo < start and end <= hi for lo, hi in spans):
+        return DISCUSSION_CUES.search(_blank_spans(skeleton, spans)) is not None
+    if REPORTED_SPEECH.search(skeleton[max(0, start - 80):start]) is not None:
+        return DISCUSSION_CUES.search(skeleton[:start] + " " * (end - start) + skeleton[end:]) is not None
+    return False
+
+
+def _blank_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    parts: list[str] = []
+    cursor = 0
+    for lo, hi in spans:
+        parts.append(text[cursor:lo])
+        parts.append(" " * (hi - lo))
+        cursor = hi
+    parts.append(text[cursor:])
+    return "".join(parts)

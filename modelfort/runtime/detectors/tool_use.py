@@ -1,0 +1,153 @@
+"""Anomalous tool use per caller (OB-07): bursts, first use of a tool, denied calls, unusual argument sizes.
+
+An agent turned by a prompt injection shows up in its tool calls before anywhere else: it calls more, calls tools it
+never needed, hits the tool policy's denials, or stuffs data into arguments (exfiltration through a `send_email` or
+`http_request`). Rules:
+- `tool_use.burst`: more than `max_calls_per_window` calls by one caller within `window_s` (default 60 s, sliding:
+  the times of the last `max_calls_per_window + 1` calls are kept in a ring, `state.RecentTimes`). Reported once
+  per window length while the burst lasts.
+- `tool_use.new_tool`: a tool this caller never used, once the caller has a profile (`profile_min_calls` calls).
+  Before that every tool is new and nothing is reported. The profile holds at most `max_tools_per_caller` names;
+  a caller past that cap is not reported for new tools (a caller using 32 tools has no stable profile anyway).
+- `tool_use.denied`: calls the tool policy denied. Always reported: a denial means the model asked for something
+  outside policy, the classic trace of injected intent. Raised one level for sensitive tools and from the
+  `denial_escalation`-th denial in a window.
+- `tool_use.argument_size`: arguments above `max_argument_bytes`, or far above this caller's mean for that tool
+  (moving average per caller and tool, `argument_ratio` times and at least `argument_min_bytes`).
+
+Per-caller memory: a ring of `max_calls_per_window + 1` timestamps, a fixed-window denial counter, a call count,
+and at most `max_tools_per_caller` (name -> moving average).
+"""
+
+from __future__ import annotations
+
+from modelfort.runtime.detectors.context import EventContext
+from modelfort.runtime.detectors.findings import Finding, Severity
+from modelfort.runtime.detectors.state import Ewma, FixedWindow, RecentTimes
+from modelfort.runtime.telemetry import ToolCall
+
+NAME = "tool_use"
+CONTROLS = ("OB-07",)
+_ARGUMENT_ALPHA = 0.1
+
+
+class _ToolState:
+    __slots__ = ("calls", "denials", "total", "tools")
+
+    def __init__(self, max_calls: int) -> None:
+        self.calls = RecentTimes(max_calls + 1)
+        self.denials = FixedWindow()
+        self.total = 0
+        self.tools: dict[str, Ewma] = {}
+
+
+class ToolUseDetector:
+    name = NAME
+
+    def inspect(self, ctx: EventContext) -> list[Finding]:
+        calls = ctx.event.tool_calls
+        if not calls:
+            return []
+        state = ctx.caller.tool_use
+        if state is None:
+            state = ctx.caller.tool_use = _ToolState(ctx.config.tool_use.max_calls_per_window)
+        assert isinstance(state, _ToolState)
+        findings = [
+            finding
+            for finding in (
+                self._burst(ctx, state, calls),
+                self._new_tools(ctx, state, calls),
+                self._denied(ctx, state, calls),
+                self._argument_sizes(ctx, state, calls),
+            )
+            if finding is not None
+        ]
+        self._learn(ctx, state, calls)
+        return findings
+
+    @staticmethod
+    def _burst(ctx: EventContext, state: _ToolState, calls: tuple[ToolCall, ...]) -> Finding | None:
+        config = ctx.config.tool_use
+        bursting = state.calls.add(ctx.now, config.window_s, len(calls))
+        if not bursting or not state.calls.report(ctx.now, config.window_s):
+            return None
+        return ctx.finding(NAME, f"{NAME}.burst", CONTROLS, Severity.MEDIUM,
+                           f"more than {config.max_calls_per_window} tool calls by this caller within "
+                           f"{config.window_s} s",
+                           ctx.evidence(_tool_list(calls)))
+
+    @staticmethod
+    def _new_tools(ctx: EventContext, state: _ToolState, calls: tuple[ToolCall, ...]) -> Finding | None:
+        config = ctx.config.tool_use
+        if state.total < config.profile_min_calls or len(state.tools) >= config.max_tools_per_caller:
+            return None
+        new = sorted({call.name for call in calls if call.name not in state.tools})
+        if not new:
+            return None
+        sensitive = [name for name in new if name in config.sensitive_tools]
+        severity = Severity.HIGH if sensitive else Severity.MEDIUM
+        reason = (f"first use of {', '.join(new)} by this caller after {state.total} calls to "
+                  f"{len(state.tools)} other tool(s)")
+        if sensitive:
+            reason += f"; sensitive: {', '.join(sensitive)}"
+        return ctx.finding(NAME, f"{NAME}.new_tool", CONTROLS, severity, reason, ctx.evidence(_tool_list(calls)))
+
+    @staticmethod
+    def _denied(ctx: EventContext, state: _ToolState, calls: tuple[ToolCall, ...]) -> Finding | None:
+        config = ctx.config.tool_use
+        denied = [call.name for call in calls if not call.allowed]
+        if not denied:
+            return None
+        count = state.denials.add(ctx.now, config.window_s, len(denied))
+        severity = Severity.MEDIUM
+        sensitive = sorted({name for name in denied if name in config.sensitive_tools})
+        if sensitive:
+            severity = severity.raised()
+        if count >= config.denial_escalation:
+            severity = severity.raised()
+        reason = f"tool policy denied {', '.join(sorted(set(denied)))} ({count} denial(s) in the current window)"
+        if sensitive:
+            reason += f"; sensitive: {', '.join(sensitive)}"
+        return ctx.finding(NAME, f"{NAME}.denied", CONTROLS, severity, reason, ctx.evidence(_tool_list(calls)))
+
+    @staticmethod
+    def _argument_sizes(ctx: EventContext, state: _ToolState, calls: tuple[ToolCall, ...]) -> Finding | None:
+        config = ctx.config.tool_use
+        worst: tuple[Severity, str] | None = None
+        for call in calls:
+            size = call.argument_bytes
+            stats = state.tools.get(call.name)
+            if size > config.max_argument_bytes:
+                candidate = (Severity.HIGH, f"{call.name} called with {size} bytes of arguments "
+                                            f"(limit {config.max_argument_bytes})")
+            elif (stats is not None and stats.n >= config.argument_min_samples and size >= config.argument_min_bytes
+                  and size >= config.argument_ratio * stats.mean):
+                candidate = (Severity.MEDIUM, f"{call.name} called with {size} bytes of arguments, "
+                                              f"{size / max(stats.mean, 1):.0f}x this caller's average of "
+                                              f"{stats.mean:.0f}")
+            else:
+                continue
+            if worst is None or candidate[0].rank > worst[0].rank:
+                worst = candidate
+        if worst is None:
+            return None
+        return ctx.finding(NAME, f"{NAME}.argument_size", CONTROLS, worst[0], worst[1], ctx.evidence(_tool_list(calls)))
+
+    @staticmethod
+    def _learn(ctx: EventContext, state: _ToolState, calls: tuple[ToolCall, ...]) -> None:
+        config = ctx.config.tool_use
+        for call in calls:
+            state.total += 1
+            stats = state.tools.get(call.name)
+            if stats is None:
+                if len(state.tools) >= config.max_tools_per_caller:
+                    continue
+                stats = state.tools[call.name] = Ewma()
+            stats.update(call.argument_bytes, _ARGUMENT_ALPHA)
+
+
+def _tool_list(calls: tuple[ToolCall, ...], limit: int = 6) -> str:
+    """Evidence for tool findings: names, sizes and decisions only (arguments are never logged)."""
+    shown = [f"{c.name}({c.argument_bytes}B,{'allowed' if c.allowed else 'DENIED'})" for c in calls[:limit]]
+    more = f" +{len(calls) - limit} more" if len(calls) > limit else ""
+    return "calls: " + " ".join(shown) + more
