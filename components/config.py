@@ -121,6 +121,8 @@ class StackConfig:
     network: NetworkConfig
     tags: Mapping[str, str] = field(default_factory=dict)
     models: tuple[ModelRelease, ...] = ()
+    verifier_image: str | None = None
+    """The image holding `modelfort verify-weights`, pinned by digest: every model pod's init container."""
     project: str | None = None
     """The Google Cloud project (gcp stacks only)."""
 
@@ -137,6 +139,12 @@ def parse_stack_config(raw: Mapping[str, str], stack: str) -> StackConfig:
     network = _read_network(modelfort.get("network"), profile, problems)
     tags = _read_tags(modelfort.get("tags"), problems)
     models = _read_models(modelfort.get("models"), problems)
+    verifier_image = modelfort.get("verifierImage")
+    if verifier_image is not None and (not isinstance(verifier_image, str) or not DIGEST_IMAGE.match(verifier_image)):
+        problems.append(f"{PROJECT}:verifierImage: {verifier_image!r} is not an image pinned by digest (registry/repository@sha256:<64 hex>)")
+        verifier_image = None
+    elif verifier_image is None and models:
+        problems.append(f"{PROJECT}:verifierImage: required when {PROJECT}:models is set (the weights verifier's image, pinned by digest)")
     _check_waivers_shape(modelfort.get("waivers"), problems)
 
     if problems:
@@ -144,11 +152,11 @@ def parse_stack_config(raw: Mapping[str, str], stack: str) -> StackConfig:
     assert zone and cloud and region and profile and network  # guaranteed when no problem was recorded
     return StackConfig(
         stack=stack, zone=zone, cloud=cloud, region=region, profile=profile, network=network, tags=tags, models=models,
-        project=project,
+        verifier_image=verifier_image, project=project,
     )
 
 
-MODELFORT_KEYS = ("cloud", "zone", "network", "tags", "models", "waivers")
+MODELFORT_KEYS = ("cloud", "zone", "network", "tags", "models", "verifierImage", "waivers")
 
 
 def _split_namespaces(raw: Mapping[str, str], problems: list[str]) -> dict[str, Any]:

@@ -51,9 +51,13 @@ class GpuCluster(pulumi.ComponentResource):
     kms_key_arn: pulumi.Output[str]
     """Encrypts Kubernetes secrets, the control-plane logs and the nodes' volumes."""
     kubeconfig: pulumi.Output[str]
+    oidc_provider_arn: pulumi.Output[str]
+    oidc_issuer: pulumi.Output[str]
+    """The cluster's OIDC issuer without https:// (the prefix of IRSA trust-policy condition keys)."""
 
     def __init__(self, name: str, args: GpuClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("modelfort:aws:GpuCluster", name, None, opts)
+        self._name = name
         child = pulumi.ResourceOptions(parent=self)
         caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
@@ -142,8 +146,17 @@ class GpuCluster(pulumi.ComponentResource):
                 access_scope={"type": "cluster"},
                 opts=child,
             )
-        # Pod Identity lets each model's service account assume only its own role (no node-wide credentials).
-        aws.eks.Addon(f"{name}-pod-identity", cluster_name=cluster.name, addon_name="eks-pod-identity-agent", opts=child)
+        # IRSA: each model's service account may assume only its own role (no node-wide credentials).
+        issuer_url = cluster.identities.apply(_oidc_issuer)
+        oidc = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc",
+            url=issuer_url,
+            client_id_lists=["sts.amazonaws.com"],
+            # IAM validates EKS issuers against its trusted CAs; the API still requires a thumbprint.
+            thumbprint_lists=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"],
+            tags=tags,
+            opts=child,
+        )
 
         self._cluster = cluster
         self.cluster_name = cluster.name
@@ -152,10 +165,35 @@ class GpuCluster(pulumi.ComponentResource):
         self.cluster_security_group_id = self._cluster_sg.id
         self.node_security_group_id = self._node_sg.id
         self.kms_key_arn = key.arn
+        self.oidc_provider_arn = oidc.arn
+        self.oidc_issuer = issuer_url.apply(lambda url: url.removeprefix("https://"))
         self.kubeconfig = pulumi.Output.all(cluster.name, cluster.endpoint, self.certificate_authority).apply(
             lambda v: json.dumps(_kubeconfig(v[0], v[1], v[2], args.region))
         )
         self.register_outputs({"cluster_name": self.cluster_name, "endpoint": self.endpoint})
+
+
+    def service_account_role(self, role_name: str, namespace: str, service_account: str, tags: Mapping[str, str]) -> aws.iam.Role:
+        """A role only the named Kubernetes service account can assume (IRSA), for one model's verifier."""
+        trust = pulumi.Output.all(self.oidc_provider_arn, self.oidc_issuer).apply(
+            lambda v: json.dumps(policy_document([{
+                "Effect": "Allow",
+                "Principal": {"Federated": v[0]},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {
+                    f"{v[1]}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                    f"{v[1]}:aud": "sts.amazonaws.com",
+                }},
+            }]))
+        )
+        return aws.iam.Role(role_name, assume_role_policy=trust, max_session_duration=3600, tags=dict(tags),
+                            opts=pulumi.ResourceOptions(parent=self))
+
+
+def _oidc_issuer(identities) -> str:
+    first = identities[0]
+    oidc = first["oidcs"][0] if isinstance(first, dict) else first.oidcs[0]
+    return oidc["issuer"] if isinstance(oidc, dict) else oidc.issuer
 
 
 def _logs_statement(account: str, partition: str, region: str, cluster_name: str) -> dict:

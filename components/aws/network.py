@@ -106,6 +106,8 @@ class SegmentedNetwork(pulumi.ComponentResource):
     dns_firewall_rule_group_id: pulumi.Output[str]
     s3_endpoint_id: pulumi.Output[str]
     """The S3 gateway endpoint: buckets of the zone admit requests only through it."""
+    s3_prefix_cidrs: list[str]
+    """The public ranges S3's gateway endpoint routes to (Kubernetes network policies must allow them on 443)."""
 
     def __init__(self, name: str, args: SegmentedNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("modelfort:aws:SegmentedNetwork", name, None, opts)
@@ -153,6 +155,7 @@ class SegmentedNetwork(pulumi.ComponentResource):
             name=service_name("s3", args.region), opts=pulumi.InvokeOptions(parent=self)
         )
         s3_cidrs = sorted(entry.cidr for entry in s3_prefix_list.entries)
+        self.s3_prefix_cidrs = s3_cidrs
         self._network_acl(child, s3_cidrs)
         self.endpoint_security_group = self._endpoint_security_group(child)
         self.workload_security_group = self._workload_security_group(child, s3_prefix_list.id)

@@ -154,6 +154,10 @@ class ModelReferenceStore(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self._name = name
+        self._region = args.region
+        self._bucket_arn = bucket.arn
+        self._bucket_key_arn = bucket_key.arn
         self.bucket_name = bucket.bucket
         self.signing_key_arn = signing_key.arn
         self.publisher_role_arn = publisher.arn
@@ -164,6 +168,21 @@ class ModelReferenceStore(pulumi.ComponentResource):
             "publisher_role_arn": self.publisher_role_arn,
             "reader_role_arn": self.reader_role_arn,
         })
+
+    def grant_verify(self, grant_name: str, role: aws.iam.Role) -> aws.iam.RolePolicy:
+        """Let `role` read what a startup verifier needs: signatures and the release public key, decrypted only
+        through S3. No signing, no writing."""
+        region = self._region
+        document = pulumi.Output.all(self._bucket_arn, self._bucket_key_arn).apply(
+            lambda v: json.dumps(policy_document([
+                {"Sid": "ReadSignaturesAndKeys", "Effect": "Allow", "Action": "s3:GetObject",
+                 "Resource": [f"{v[0]}/signatures/*", f"{v[0]}/keys/*"]},
+                {"Sid": "DecryptThroughS3Only", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": v[1],
+                 "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}},
+            ]))
+        )
+        return aws.iam.RolePolicy(f"{self._name}-{grant_name}-verify", role=role.id, policy=document,
+                                  opts=pulumi.ResourceOptions(parent=self))
 
     @staticmethod
     def _role(name, principals, tag, caller, partition, tags, opts) -> aws.iam.Role:

@@ -159,8 +159,9 @@ class WeightsBucket(pulumi.ComponentResource):
         return policy_document(statements)
 
     def grant_read(self, grant_name: str, role: aws.iam.Role, prefix: str) -> aws.iam.RolePolicy:
-        """Let `role` read objects under `prefix` and nothing else: s3:GetObject there, and kms:Decrypt only when S3
-        asks on its behalf (kms:ViaService), so the key cannot decrypt anything outside S3."""
+        """Let `role` read objects under `prefix` and nothing else: list and get there (the verifier must see every
+        object of a release to refuse extra files), and kms:Decrypt only when S3 asks on its behalf
+        (kms:ViaService), so the key cannot decrypt anything outside S3."""
         if not prefix or "*" in prefix:
             raise ValueError("WeightsBucket.grant_read: prefix must name a model path, without wildcards")
         region = self._args.region
@@ -169,6 +170,8 @@ class WeightsBucket(pulumi.ComponentResource):
                 policy_document(
                     [
                         {"Sid": "ReadWeights", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{v[0]}/{prefix.strip('/')}/*"},
+                        {"Sid": "ListThisReleaseOnly", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": v[0],
+                         "Condition": {"StringLike": {"s3:prefix": [f"{prefix.strip('/')}/", f"{prefix.strip('/')}/*"]}}},
                         {
                             "Sid": "DecryptThroughS3Only",
                             "Effect": "Allow",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_kubernetes as k8s
 
 from components.aws.access_logs import AccessLogBucket, AccessLogBucketArgs
 from components.aws.gpu_cluster import GpuCluster, GpuClusterArgs
@@ -13,6 +14,11 @@ from components.aws.reference_store import ModelReferenceStore, ModelReferenceSt
 from components.aws.service_endpoints import DEFAULT_INTERFACE_SERVICES
 from components.aws.weights import WeightsBucket, WeightsBucketArgs
 from components.config import StackConfig
+from components.k8s.gpu_runtime import GpuRuntime, GpuRuntimeArgs
+from components.k8s.namespace import HardenedNamespace, HardenedNamespaceArgs
+from components.k8s.serving import ModelServing, ModelServingArgs
+
+MODELS_NAMESPACE = "models"
 
 
 class AwsZone(pulumi.ComponentResource):
@@ -116,7 +122,7 @@ class AwsZone(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        GpuNodePool(
+        nodes = GpuNodePool(
             f"{name}-gpu-nodes",
             GpuNodePoolArgs(
                 zone=config.zone,
@@ -128,7 +134,54 @@ class AwsZone(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self._serve_models(config, cluster, nodes, tags, child)
         return cluster
+
+    def _serve_models(self, config: StackConfig, cluster: GpuCluster, nodes: GpuNodePool, tags: dict,
+                      child: pulumi.ResourceOptions) -> None:
+        """The Kubernetes layer on the private cluster: the GPU runtime, one hardened namespace, and one
+        ModelServing per pinned release, each verifier with a role that can read only its own release."""
+        name = config.zone
+        provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=cluster.kubeconfig,
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[nodes]),
+        )
+        k8s_opts = pulumi.ResourceOptions(parent=self, providers={"kubernetes": provider})
+        GpuRuntime(f"{name}-gpu-runtime", GpuRuntimeArgs(api_server_cidrs=[config.network.cidr]), opts=k8s_opts)
+        namespace = HardenedNamespace(
+            f"{name}-models",
+            HardenedNamespaceArgs(
+                name=MODELS_NAMESPACE,
+                # Interface endpoints (STS, KMS) live in the VPC; S3 is reached through the gateway's public ranges.
+                https_egress_cidrs=[config.network.cidr, *self.network.s3_prefix_cidrs],
+                allow_dns_to_kube_dns=True,
+            ),
+            opts=k8s_opts,
+        )
+        for release in config.models:
+            role = cluster.service_account_role(f"{name}-{release.name}-verifier", MODELS_NAMESPACE, release.name, tags)
+            versions = [release.version] + ([release.canary.version] if release.canary else [])
+            for version in versions:
+                self.weights.grant_read(f"{release.name}-{version}", role, f"models/{release.name}/{version}")
+            self.reference_store.grant_verify(release.name, role)
+            ModelServing(
+                f"{name}-{release.name}",
+                ModelServingArgs.from_release(
+                    release,
+                    weights_bucket=self.weights.bucket_name,
+                    reference_bucket=self.reference_store.bucket_name,
+                    namespace=namespace.namespace_name,
+                    verifier_image=config.verifier_image,
+                    irsa_role_arn=role.arn,
+                    aws_region=config.region,
+                    # Bottlerocket confines containers with SELinux and has no AppArmor: the stack waives the
+                    # AppArmor rule for these pods with that reason, and seccomp stays on.
+                    disable_apparmor=True,
+                ),
+                opts=k8s_opts,
+            )
 
 
 def _interface_services(extra: tuple[str, ...]) -> tuple[str, ...]:

@@ -1,1 +1,18 @@
-"""ModelFort components for Kubernetes (hardened namespaces and model serving land here)."""
+"""ModelFort components for Kubernetes: hardened namespaces, the hardened GPU runtime, and model serving."""
+
+from components.k8s.gpu_runtime import GpuRuntime, GpuRuntimeArgs
+from components.k8s.namespace import HardenedNamespace, HardenedNamespaceArgs, IngressSource, NamespaceQuota
+from components.k8s.serving import ModelServing, ModelServingArgs, SecretFile, split_replicas
+
+__all__ = [
+    "GpuRuntime",
+    "GpuRuntimeArgs",
+    "HardenedNamespace",
+    "HardenedNamespaceArgs",
+    "IngressSource",
+    "ModelServing",
+    "ModelServingArgs",
+    "NamespaceQuota",
+    "SecretFile",
+    "split_replicas",
+]

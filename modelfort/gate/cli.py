@@ -24,6 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--junit", metavar="FILE", help="write JUnit XML")
     parser.add_argument("--markdown", metavar="FILE", help="write Markdown for a pull-request comment")
     parser.add_argument("--html", metavar="FILE", help="write the self-contained HTML evidence report (with the control matrix)")
+    parser.add_argument("--manifests", metavar="DIR",
+                        help="write the Kubernetes objects the stack plans as YAML, one file per object (Helm releases "
+                        "are rendered at deploy time: listed, not written)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(handler=run)
 
@@ -44,4 +47,12 @@ def run(args: argparse.Namespace) -> int:
         if path:
             writer(report, path)
             progress(f"wrote {path}")
+    if args.manifests and report.error is None:
+        from modelfort.gate.manifests import write_manifests
+
+        written = write_manifests(report.resources, args.manifests)
+        progress(f"wrote {len(written.written)} Kubernetes manifests to {args.manifests}")
+        for line in written.not_written:
+            # Said even with --quiet: whoever reads the manifests must know what they do not show.
+            print(f"modelfort gate: not in the manifests: {line}", file=sys.stderr, flush=True)
     return report.exit_code

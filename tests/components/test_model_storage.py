@@ -57,8 +57,10 @@ def test_weights_bucket_is_private_tls_only_endpoint_only_and_logged(resources):
 @pytest.mark.control("WP-02")
 def test_grant_read_allows_get_object_on_the_prefix_and_decrypt_only_through_s3(resources):
     policy = json.loads(named(resources, "prod-weights-serving-read")["policy"])
-    read, decrypt = policy["Statement"]
+    read, listing, decrypt = policy["Statement"]
     assert read["Action"] == "s3:GetObject" and read["Resource"].endswith("/models/llama-guard/v3/*")
+    assert listing["Action"] == "s3:ListBucket"
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["models/llama-guard/v3/", "models/llama-guard/v3/*"]}}
     assert decrypt["Action"] == "kms:Decrypt"
     assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from modelfort_policy.rule import Rule
-from modelfort_policy.rules import eks, encryption, logging, network, storage
+from modelfort_policy.rules import eks, encryption, kubernetes, logging, network, storage
 
-ALL_RULES: tuple[Rule, ...] = (*network.RULES, *encryption.RULES, *storage.RULES, *eks.RULES, *logging.RULES)
+ALL_RULES: tuple[Rule, ...] = (
+    *network.RULES, *encryption.RULES, *storage.RULES, *eks.RULES, *logging.RULES, *kubernetes.RULES,
+)
 
 
 def _check_unique_names(rules: tuple[Rule, ...]) -> None:
