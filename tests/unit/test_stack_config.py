@@ -137,8 +137,13 @@ IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/modelfort/vllm@sha256:" + 
 MODEL = {"name": "llama-guard", "version": "3.1.0", "image": IMAGE, "rootDigest": "b" * 64}
 
 
+VERIFIER = "123456789012.dkr.ecr.us-east-1.amazonaws.com/modelfort/verifier@sha256:" + "5e" * 32
+
+
 def test_a_model_release_takes_safe_defaults_and_derives_its_locations():
-    (model,) = parse_stack_config({**VALID, "modelfort:models": json.dumps([MODEL])}, "p").models
+    config = parse_stack_config({**VALID, "modelfort:models": json.dumps([MODEL]), "modelfort:verifierImage": VERIFIER}, "p")
+    (model,) = config.models
+    assert config.verifier_image == VERIFIER
     assert (model.gpus, model.max_tokens, model.request_timeout_seconds, model.replicas) == (1, 4096, 60, 2)
     assert model.weights_prefix == "models/llama-guard/3.1.0"
     assert model.signature_key == "signatures/llama-guard/3.1.0.sig"
@@ -165,6 +170,13 @@ def test_a_model_release_takes_safe_defaults_and_derives_its_locations():
 def test_bad_model_releases_name_the_field(change, expected):
     problems = problems_for(modelfort__models=[{**MODEL, **change}])
     assert any(expected in p for p in problems), problems
+
+
+def test_models_need_a_digest_pinned_verifier_image():
+    problems = problems_for(modelfort__models=[MODEL])
+    assert any(p.startswith("modelfort:verifierImage: required when modelfort:models is set") for p in problems)
+    problems = problems_for(modelfort__models=[MODEL], modelfort__verifierImage="modelfort/verifier:latest")
+    assert any(p.startswith("modelfort:verifierImage: 'modelfort/verifier:latest' is not an image pinned by digest") for p in problems)
 
 
 def test_one_deployment_per_model_name():
