@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pulumi
 
 from components.config import StackConfig
+from components.releases import SupplyChainPolicy, verify_releases
 
 
 def _build_aws(config: StackConfig) -> pulumi.ComponentResource:
@@ -28,5 +30,14 @@ CLOUD_BUILDERS: dict[str, Callable[[StackConfig], pulumi.ComponentResource]] = {
 }
 
 
-def compose_zone(config: StackConfig) -> pulumi.ComponentResource:
+def compose_zone(config: StackConfig, project_dir: str | None = None) -> pulumi.ComponentResource:
+    """Build the zone. Model releases are verified first, before any resource is registered: a release whose
+    artifacts do not match its pins stops the program (ST-01..ST-07), so nothing is ever half-deployed."""
+    if config.models:
+        verify_releases(
+            config.models,
+            # Pulumi runs a program from its project directory; artifact paths in stack config are relative to it.
+            project_dir=project_dir or os.getcwd(),
+            policy=SupplyChainPolicy(trusted_builders=config.trusted_builders, denied_packages=config.denied_packages),
+        )
     return CLOUD_BUILDERS[config.cloud](config)

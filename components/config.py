@@ -76,6 +76,10 @@ class CanaryRelease:
     root_digest: str
     percent: int
     """Share of replicas (and so of traffic behind the service) the canary gets, 1 to 50."""
+    sbom: Mapping[str, str] | None = None
+    provenance: Mapping[str, str] | None = None
+    signature: Mapping[str, str] | None = None
+    """The canary is a build of its own: its own SBOM, provenance and model signature, each {"path", "sha256"}."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,8 @@ class ModelRelease:
     """{"path": ..., "sha256": ...}: the release's SBOM, re-verified at deployment time."""
     provenance: Mapping[str, str] | None = None
     """{"path": ..., "sha256": ...}: the release's SLSA provenance, re-verified at deployment time."""
+    signature: Mapping[str, str] | None = None
+    """{"path": ..., "sha256": ...}: the model's OMS signature bundle, whose root digest must be the pinned one."""
 
     @property
     def weights_prefix(self) -> str:
@@ -123,6 +129,10 @@ class StackConfig:
     models: tuple[ModelRelease, ...] = ()
     verifier_image: str | None = None
     """The image holding `modelfort verify-weights`, pinned by digest: every model pod's init container."""
+    trusted_builders: tuple[str, ...] = ()
+    """SLSA builder ids whose provenance the stack accepts (modelfort:supplyChain.trustedBuilders)."""
+    denied_packages: tuple[str, ...] = ()
+    """Package URLs no SBOM may name (modelfort:supplyChain.deniedPackages)."""
     project: str | None = None
     """The Google Cloud project (gcp stacks only)."""
 
@@ -145,6 +155,7 @@ def parse_stack_config(raw: Mapping[str, str], stack: str) -> StackConfig:
         verifier_image = None
     elif verifier_image is None and models:
         problems.append(f"{PROJECT}:verifierImage: required when {PROJECT}:models is set (the weights verifier's image, pinned by digest)")
+    trusted_builders, denied_packages = _read_supply_chain(modelfort.get("supplyChain"), bool(models), problems)
     _check_waivers_shape(modelfort.get("waivers"), problems)
 
     if problems:
@@ -152,11 +163,11 @@ def parse_stack_config(raw: Mapping[str, str], stack: str) -> StackConfig:
     assert zone and cloud and region and profile and network  # guaranteed when no problem was recorded
     return StackConfig(
         stack=stack, zone=zone, cloud=cloud, region=region, profile=profile, network=network, tags=tags, models=models,
-        verifier_image=verifier_image, project=project,
+        verifier_image=verifier_image, trusted_builders=trusted_builders, denied_packages=denied_packages, project=project,
     )
 
 
-MODELFORT_KEYS = ("cloud", "zone", "network", "tags", "models", "verifierImage", "waivers")
+MODELFORT_KEYS = ("cloud", "zone", "network", "tags", "models", "verifierImage", "supplyChain", "waivers")
 
 
 def _split_namespaces(raw: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
@@ -369,7 +380,9 @@ MODEL_KEYS = {
     "canary": "an object with version, image, rootDigest and percent (1-50)",
     "sbom": "an object with path and sha256",
     "provenance": "an object with path and sha256",
+    "signature": "an object with path and sha256",
 }
+ARTIFACT_KEYS = ("sbom", "provenance", "signature")
 INT_RANGES = {"gpus": (0, 8, 1), "maxTokens": (1, 1_000_000, 4096), "requestTimeoutSeconds": (1, 600, 60), "replicas": (1, 50, 2)}
 
 
@@ -407,7 +420,7 @@ def _read_models(value: Any, problems: list[str]) -> tuple[ModelRelease, ...]:
             if not isinstance(item, str) or not QUANTITY.match(item):
                 problems.append(f"{where}.{key}: {item!r} is not allowed ({MODEL_KEYS[key]})")
         canary = _read_canary(entry.get("canary"), f"{where}.canary", problems)
-        artifacts = {key: _read_artifact(entry.get(key), f"{where}.{key}", problems) for key in ("sbom", "provenance")}
+        artifacts = {key: _read_artifact(entry.get(key), f"{where}.{key}", problems) for key in ARTIFACT_KEYS}
         name = entry.get("name")
         if isinstance(name, str) and name in seen:
             problems.append(f"{where}.name: {name!r} is listed twice (one Deployment per model; use canary for a second version)")
@@ -419,6 +432,7 @@ def _read_models(value: Any, problems: list[str]) -> tuple[ModelRelease, ...]:
                     gpus=numbers["gpus"], cpu=entry.get("cpu", "4"), memory=entry.get("memory", "32Gi"),
                     max_tokens=numbers["maxTokens"], request_timeout_seconds=numbers["requestTimeoutSeconds"],
                     replicas=numbers["replicas"], canary=canary, sbom=artifacts["sbom"], provenance=artifacts["provenance"],
+                    signature=artifacts["signature"],
                 )
             )
     return tuple(models)
@@ -427,7 +441,7 @@ def _read_models(value: Any, problems: list[str]) -> tuple[ModelRelease, ...]:
 def _read_canary(value: Any, where: str, problems: list[str]) -> CanaryRelease | None:
     if value is None:
         return None
-    allowed = ("version", "image", "rootDigest", "percent")
+    allowed = ("version", "image", "rootDigest", "percent", *ARTIFACT_KEYS)
     if not isinstance(value, Mapping):
         problems.append(f"{where}: must be an object with keys {', '.join(allowed)}")
         return None
@@ -441,9 +455,11 @@ def _read_canary(value: Any, where: str, problems: list[str]) -> CanaryRelease |
     percent = value.get("percent")
     if isinstance(percent, bool) or not isinstance(percent, int) or not 1 <= percent <= 50:
         problems.append(f"{where}.percent: {percent!r} is not allowed (an integer from 1 to 50)")
+    artifacts = {key: _read_artifact(value.get(key), f"{where}.{key}", problems) for key in ARTIFACT_KEYS}
     if len(problems) > before:
         return None
-    return CanaryRelease(version=value["version"], image=value["image"], root_digest=value["rootDigest"], percent=percent)
+    return CanaryRelease(version=value["version"], image=value["image"], root_digest=value["rootDigest"], percent=percent,
+                         **artifacts)
 
 
 def _read_artifact(value: Any, where: str, problems: list[str]) -> Mapping[str, str] | None:
@@ -457,6 +473,34 @@ def _read_artifact(value: Any, where: str, problems: list[str]) -> Mapping[str, 
     if not isinstance(value["sha256"], str) or not HEX_DIGEST.match(value["sha256"]):
         problems.append(f"{where}.sha256: {value['sha256']!r} is not 64 lowercase hex characters")
     return {"path": value["path"], "sha256": value["sha256"]} if not problems or all(where not in p for p in problems) else None
+
+
+def _read_supply_chain(value: Any, has_models: bool, problems: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    prefix = f"{PROJECT}:supplyChain"
+    if value is None:
+        if has_models:
+            problems.append(f"{prefix}: required when {PROJECT}:models is set (trustedBuilders, and optionally deniedPackages)")
+        return (), ()
+    if not isinstance(value, Mapping):
+        problems.append(f"{prefix}: must be an object with trustedBuilders and deniedPackages")
+        return (), ()
+    for key in value:
+        if key not in ("trustedBuilders", "deniedPackages"):
+            problems.append(f"{prefix}.{key}: unknown key (allowed: trustedBuilders, deniedPackages)")
+    lists = []
+    for key, required in (("trustedBuilders", True), ("deniedPackages", False)):
+        items = value.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() == i and i for i in items):
+            problems.append(f"{prefix}.{key}: must be a list of non-empty strings")
+            items = []
+        elif required and not items:
+            problems.append(f"{prefix}.{key}: name at least one builder id (nothing is trusted by default)")
+        elif key == "trustedBuilders" and not all("://" in i for i in items):
+            problems.append(f"{prefix}.{key}: every entry must be a builder id URI")
+        elif key == "deniedPackages" and not all(i.startswith("pkg:") for i in items):
+            problems.append(f"{prefix}.{key}: every entry must be a package URL (pkg:type/name[@version])")
+        lists.append(tuple(items))
+    return lists[0], lists[1]
 
 
 def _read_tags(value: Any, problems: list[str]) -> dict[str, str]:

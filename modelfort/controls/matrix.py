@@ -52,6 +52,12 @@ def component_implementations() -> dict[str, list[Implementation]]:
 
     found: dict[str, list[Implementation]] = defaultdict(list)
     for module in _walk("components"):
+        classes = [cls for _, cls in inspect.getmembers(module, inspect.isclass)
+                   if cls.__module__ == module.__name__ and cls.__dict__.get("CONTROLS")]
+        if not classes:
+            # A module of plain functions (release verification, say) declares its controls at module level.
+            for control in module.__dict__.get("CONTROLS", ()) or ():
+                found[control].append(Implementation(module.__name__.rsplit(".", 1)[-1], module.__name__))
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if cls.__module__ != module.__name__ or not issubclass(cls, pulumi.ComponentResource):
                 continue

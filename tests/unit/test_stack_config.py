@@ -141,7 +141,9 @@ VERIFIER = "123456789012.dkr.ecr.us-east-1.amazonaws.com/modelfort/verifier@sha2
 
 
 def test_a_model_release_takes_safe_defaults_and_derives_its_locations():
-    config = parse_stack_config({**VALID, "modelfort:models": json.dumps([MODEL]), "modelfort:verifierImage": VERIFIER}, "p")
+    supply_chain = json.dumps({"trustedBuilders": ["https://github.com/slsa-framework/slsa-github-generator@refs/tags/v2.1.0"]})
+    config = parse_stack_config({**VALID, "modelfort:models": json.dumps([MODEL]), "modelfort:verifierImage": VERIFIER,
+                                 "modelfort:supplyChain": supply_chain}, "p")
     (model,) = config.models
     assert config.verifier_image == VERIFIER
     assert (model.gpus, model.max_tokens, model.request_timeout_seconds, model.replicas) == (1, 4096, 60, 2)
@@ -177,6 +179,22 @@ def test_models_need_a_digest_pinned_verifier_image():
     assert any(p.startswith("modelfort:verifierImage: required when modelfort:models is set") for p in problems)
     problems = problems_for(modelfort__models=[MODEL], modelfort__verifierImage="modelfort/verifier:latest")
     assert any(p.startswith("modelfort:verifierImage: 'modelfort/verifier:latest' is not an image pinned by digest") for p in problems)
+
+
+@pytest.mark.control("ST-03", "ST-07")
+@pytest.mark.parametrize(
+    "supply_chain,expected",
+    [
+        (None, "modelfort:supplyChain: required when modelfort:models is set"),
+        ({"trustedBuilders": []}, "modelfort:supplyChain.trustedBuilders: name at least one builder id"),
+        ({"trustedBuilders": ["jenkins"]}, "modelfort:supplyChain.trustedBuilders: every entry must be a builder id URI"),
+        ({"trustedBuilders": ["https://b"], "deniedPackages": ["ultralytics"]}, "deniedPackages: every entry must be a package URL"),
+        ({"trustedBuilders": ["https://b"], "trusted": []}, "modelfort:supplyChain.trusted: unknown key"),
+    ],
+)
+def test_served_models_need_a_supply_chain_policy(supply_chain, expected):
+    problems = problems_for(modelfort__models=[MODEL], modelfort__verifierImage=VERIFIER, modelfort__supplyChain=supply_chain)
+    assert any(expected in p for p in problems), problems
 
 
 def test_one_deployment_per_model_name():

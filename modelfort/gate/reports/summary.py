@@ -16,7 +16,11 @@ def render_summary(report: GateReport) -> str:
     if report.pack:
         lines.append(f"policy pack: {report.pack.name} ({len(report.pack.policies)} policies)")
     if report.error:
-        lines += ["", f"ERROR (exit {report.exit_code}): {report.error.strip()}", "", "VERDICT: ERROR — nothing was judged; fix the error and run again."]
+        if report.exit_code == 1:
+            # The program itself refused to plan (a release that does not match its artifacts, say): a block.
+            lines += ["", f"REFUSED (exit 1): {report.error.strip()}", "", "VERDICT: BLOCKED — the program refused to plan this stack."]
+        else:
+            lines += ["", f"ERROR (exit {report.exit_code}): {report.error.strip()}", "", "VERDICT: ERROR — nothing was judged; fix the error and run again."]
         return "\n".join(lines) + "\n"
 
     lines += ["", f"Plan: {custom_resource_count(report)} resources"]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from modelfort_policy.rule import Rule
-from modelfort_policy.rules import eks, encryption, kubernetes, logging, network, storage
+from modelfort_policy.rules import eks, encryption, kubernetes, logging, network, secrets, storage, supply_chain
 
 ALL_RULES: tuple[Rule, ...] = (
     *network.RULES, *encryption.RULES, *storage.RULES, *eks.RULES, *logging.RULES, *kubernetes.RULES,
+    *secrets.RULES, *supply_chain.RULES,
 )
 
 

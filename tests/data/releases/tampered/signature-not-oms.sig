@@ -1,0 +1,19 @@
+{
+  "dsseEnvelope": {
+    "payload": "eyJfdHlwZSI6ICJodHRwczovL2luLXRvdG8uaW8vU3RhdGVtZW50L3YxIiwgInN1YmplY3QiOiBbeyJuYW1lIjogIjEyMzQ1Njc4OTAxMi5ka3IuZWNyLnVzLWVhc3QtMS5hbWF6b25hd3MuY29tL21vZGVsZm9ydC9wcm9kdWN0aW9uL21vZGVsLXNlcnZlciIsICJkaWdlc3QiOiB7InNoYTI1NiI6ICI1MjA3NjVlZWY4MzNhYmI0OWIxMWZhYjE3ZDU1MmMwZWEyYmY2NWQyZDdiM2EwOWZlYTFkZTk2ZjA5NDM4ZDgyIn19XSwgInByZWRpY2F0ZVR5cGUiOiAiaHR0cHM6Ly9zbHNhLmRldi9wcm92ZW5hbmNlL3YxIiwgInByZWRpY2F0ZSI6IHsiYnVpbGREZWZpbml0aW9uIjogeyJidWlsZFR5cGUiOiAiaHR0cHM6Ly9zbHNhLWZyYW1ld29yay5naXRodWIuaW8vZ2l0aHViLWFjdGlvbnMtYnVpbGR0eXBlcy93b3JrZmxvdy92MSIsICJleHRlcm5hbFBhcmFtZXRlcnMiOiB7IndvcmtmbG93IjogeyJyZWYiOiAicmVmcy90YWdzL3YzLjEuMCIsICJyZXBvc2l0b3J5IjogImh0dHBzOi8vZ2l0aHViLmNvbS9leGFtcGxlL21vZGVsLXNlcnZlciIsICJwYXRoIjogIi5naXRodWIvd29ya2Zsb3dzL3JlbGVhc2UueW1sIn19LCAicmVzb2x2ZWREZXBlbmRlbmNpZXMiOiBbeyJ1cmkiOiAiZ2l0K2h0dHBzOi8vZ2l0aHViLmNvbS9leGFtcGxlL21vZGVsLXNlcnZlckByZWZzL3RhZ3MvdjMuMS4wIiwgImRpZ2VzdCI6IHsiZ2l0Q29tbWl0IjogIjVmM2MwYTlkMWIyZTRjNmY4YTBiMWMyZDNlNGY1YTZiN2M4ZDllMGYifX1dfSwgInJ1bkRldGFpbHMiOiB7Im1ldGFkYXRhIjogeyJpbnZvY2F0aW9uSWQiOiAiaHR0cHM6Ly9naXRodWIuY29tL2V4YW1wbGUvbW9kZWwtc2VydmVyL2FjdGlvbnMvcnVucy8xL2F0dGVtcHRzLzEifSwgImJ1aWxkZXIiOiB7ImlkIjogImh0dHBzOi8vZ2l0aHViLmNvbS9zbHNhLWZyYW1ld29yay9zbHNhLWdpdGh1Yi1nZW5lcmF0b3IvLmdpdGh1Yi93b3JrZmxvd3MvZ2VuZXJhdG9yX2NvbnRhaW5lcl9zbHNhMy55bWxAcmVmcy90YWdzL3YyLjEuMCJ9fX19",
+    "payloadType": "application/vnd.in-toto+json",
+    "signatures": [
+      {
+        "keyid": "",
+        "sig": "MEQCIAH58EMcRbSBsfSjoSNfqZ+advNXgZSirdEZmGThOF5eAiBVy0rz7cYmjNHEFVpt1271KVOk7OoyICCq5fVfTF/S2Q=="
+      }
+    ]
+  },
+  "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+  "verificationMaterial": {
+    "publicKey": {
+      "hint": "79ce4340808f2ffc36b997966a16065898d7793c0ebf1f360777d9d794e15564"
+    },
+    "tlogEntries": []
+  }
+}
