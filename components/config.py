@@ -118,6 +118,22 @@ class ModelRelease:
 
 
 @dataclass(frozen=True)
+class ClientConfig:
+    rate_limit: float
+    burst_limit: int
+    daily_quota: int
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    hostname: str
+    """The internal DNS name the load balancer's certificate is issued for."""
+    certificate_arn: str
+    """An ACM certificate for that name (TLS ends at the internal load balancer, inside the isolated VPC)."""
+    clients: Mapping[str, ClientConfig]
+
+
+@dataclass(frozen=True)
 class StackConfig:
     stack: str
     zone: str
@@ -129,6 +145,8 @@ class StackConfig:
     models: tuple[ModelRelease, ...] = ()
     verifier_image: str | None = None
     """The image holding `modelfort verify-weights`, pinned by digest: every model pod's init container."""
+    endpoint: "EndpointConfig | None" = None
+    """How clients reach the served models (modelfort:endpoint); required when models are served."""
     trusted_builders: tuple[str, ...] = ()
     """SLSA builder ids whose provenance the stack accepts (modelfort:supplyChain.trustedBuilders)."""
     denied_packages: tuple[str, ...] = ()
@@ -156,6 +174,7 @@ def parse_stack_config(raw: Mapping[str, str], stack: str) -> StackConfig:
     elif verifier_image is None and models:
         problems.append(f"{PROJECT}:verifierImage: required when {PROJECT}:models is set (the weights verifier's image, pinned by digest)")
     trusted_builders, denied_packages = _read_supply_chain(modelfort.get("supplyChain"), bool(models), problems)
+    endpoint = _read_endpoint(modelfort.get("endpoint"), bool(models), problems)
     _check_waivers_shape(modelfort.get("waivers"), problems)
 
     if problems:
@@ -163,11 +182,11 @@ def parse_stack_config(raw: Mapping[str, str], stack: str) -> StackConfig:
     assert zone and cloud and region and profile and network  # guaranteed when no problem was recorded
     return StackConfig(
         stack=stack, zone=zone, cloud=cloud, region=region, profile=profile, network=network, tags=tags, models=models,
-        verifier_image=verifier_image, trusted_builders=trusted_builders, denied_packages=denied_packages, project=project,
+        verifier_image=verifier_image, endpoint=endpoint, trusted_builders=trusted_builders, denied_packages=denied_packages, project=project,
     )
 
 
-MODELFORT_KEYS = ("cloud", "zone", "network", "tags", "models", "verifierImage", "supplyChain", "waivers")
+MODELFORT_KEYS = ("cloud", "zone", "network", "tags", "models", "verifierImage", "supplyChain", "endpoint", "waivers")
 
 
 def _split_namespaces(raw: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
@@ -473,6 +492,54 @@ def _read_artifact(value: Any, where: str, problems: list[str]) -> Mapping[str, 
     if not isinstance(value["sha256"], str) or not HEX_DIGEST.match(value["sha256"]):
         problems.append(f"{where}.sha256: {value['sha256']!r} is not 64 lowercase hex characters")
     return {"path": value["path"], "sha256": value["sha256"]} if not problems or all(where not in p for p in problems) else None
+
+
+ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
+CLIENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+
+
+def _read_endpoint(value: Any, has_models: bool, problems: list[str]) -> "EndpointConfig | None":
+    prefix = f"{PROJECT}:endpoint"
+    if value is None:
+        if has_models:
+            problems.append(f"{prefix}: required when {PROJECT}:models is set (hostname, certificateArn, clients)")
+        return None
+    if not isinstance(value, Mapping):
+        problems.append(f"{prefix}: must be an object with hostname, certificateArn and clients")
+        return None
+    before = len(problems)
+    for key in value:
+        if key not in ("hostname", "certificateArn", "clients"):
+            problems.append(f"{prefix}.{key}: unknown key (allowed: hostname, certificateArn, clients)")
+    hostname = value.get("hostname")
+    if not isinstance(hostname, str) or not DNS_NAME.match(hostname) or hostname.startswith("*"):
+        problems.append(f"{prefix}.hostname: {hostname!r} is not a host name (for example models.production.internal.example.com)")
+    certificate = value.get("certificateArn")
+    if not isinstance(certificate, str) or not ACM_ARN.match(certificate):
+        problems.append(f"{prefix}.certificateArn: {certificate!r} is not an ACM certificate ARN")
+    clients: dict[str, ClientConfig] = {}
+    raw_clients = value.get("clients")
+    if not isinstance(raw_clients, Mapping) or not raw_clients:
+        problems.append(f"{prefix}.clients: name at least one client with rateLimit, burstLimit and dailyQuota (no client is unlimited)")
+    else:
+        for name, limits in raw_clients.items():
+            where = f"{prefix}.clients.{name}"
+            if not CLIENT_NAME.match(str(name)):
+                problems.append(f"{where}: client names are lowercase letters, digits and '-'")
+                continue
+            numbers = limits if isinstance(limits, Mapping) else {}
+            rate, burst, quota = numbers.get("rateLimit"), numbers.get("burstLimit"), numbers.get("dailyQuota")
+            if set(numbers) != {"rateLimit", "burstLimit", "dailyQuota"}:
+                problems.append(f"{where}: give exactly rateLimit, burstLimit and dailyQuota")
+            elif not (isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 < rate <= 10_000
+                      and isinstance(burst, int) and not isinstance(burst, bool) and 0 < burst <= 20_000
+                      and isinstance(quota, int) and not isinstance(quota, bool) and 0 < quota <= 100_000_000):
+                problems.append(f"{where}: rateLimit 0-10000/s, burstLimit 1-20000 and dailyQuota 1-100000000, all positive")
+            else:
+                clients[str(name)] = ClientConfig(float(rate), burst, quota)
+    if len(problems) > before:
+        return None
+    return EndpointConfig(hostname=hostname.rstrip("."), certificate_arn=certificate, clients=clients)
 
 
 def _read_supply_chain(value: Any, has_models: bool, problems: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:

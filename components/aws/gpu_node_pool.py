@@ -55,6 +55,8 @@ class GpuNodePoolArgs:
 
 
 class GpuNodePool(pulumi.ComponentResource):
+    node_role: aws.iam.Role
+    """The nodes' instance role (grant image pulls to it)."""
     CONTROLS = ("RI-01", "RI-06", "RI-07", "RI-09", "RI-10", "RI-11")
     node_role_arn: pulumi.Output[str]
 
@@ -115,5 +117,6 @@ class GpuNodePool(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        self.node_role = role
         self.node_role_arn = role.arn
         self.register_outputs({"node_role_arn": self.node_role_arn})

@@ -87,6 +87,53 @@ def package_runtime(name: str) -> LambdaPackage:
     )
 
 
+def package_runtime_bundle(entry: str, dependencies: Sequence[str]) -> LambdaPackage:
+    """Build an archive for `modelfort.runtime.<entry>` that also ships the runtime modules it imports
+    (`dependencies`: package or module names under modelfort.runtime), laid out under their full module paths so
+    their absolute imports (`from modelfort.runtime.telemetry import ...`) resolve in Lambda. Everything shipped is
+    checked like a single package: only the bundle itself, the standard library and boto3 may be imported."""
+    root = runtime_package_dir(entry).parent  # .../modelfort/runtime
+    repo_root = root.parent.parent
+    allowed = {f"{RUNTIME_PACKAGE_ROOT}.{name}" for name in (entry, *dependencies)}
+    sources: list[Path] = [root.parent / "__init__.py", root / "__init__.py"]
+    for name in (entry, *dependencies):
+        module_file = root / f"{name}.py"
+        sources.extend([module_file] if module_file.is_file() else _package_files(runtime_package_dir(name)))
+    for path in sources:
+        if path.suffix == ".py":
+            _check_bundle_imports(path, allowed)
+    assets: dict[str, pulumi.Asset | pulumi.Archive] = {}
+    digest = hashlib.sha256()
+    for path in sources:
+        archive_path = path.relative_to(repo_root).as_posix()
+        assets[archive_path] = pulumi.FileAsset(str(path))
+        digest.update(archive_path.encode() + b"\0" + path.read_bytes() + b"\0")
+    return LambdaPackage(
+        name=entry,
+        handler=f"{RUNTIME_PACKAGE_ROOT}.{entry}.handler.lambda_handler",
+        files=tuple(sorted(assets)),
+        sha256=digest.hexdigest(),
+        archive=pulumi.AssetArchive(assets),
+    )
+
+
+def _check_bundle_imports(path: Path, allowed: set[str]) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+            [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+        for module in names:
+            top = module.split(".")[0]
+            if top in sys.stdlib_module_names or top in RUNTIME_PROVIDED_MODULES or module in ("modelfort", RUNTIME_PACKAGE_ROOT):
+                continue
+            if any(module == a or module.startswith(f"{a}.") for a in allowed):
+                continue
+            raise LambdaPackageError(
+                f"{path}:{node.lineno}: imports {module!r}, which this bundle does not ship (it ships "
+                f"{', '.join(sorted(allowed))}, the standard library and boto3)"
+            )
+
+
 def _package_files(directory: Path) -> list[Path]:
     found: list[Path] = []
     for root, dirs, files in os.walk(directory, followlinks=False):

@@ -106,6 +106,8 @@ class SegmentedNetwork(pulumi.ComponentResource):
     dns_firewall_rule_group_id: pulumi.Output[str]
     s3_endpoint_id: pulumi.Output[str]
     """The S3 gateway endpoint: buckets of the zone admit requests only through it."""
+    interface_endpoint_ids: dict[str, pulumi.Output[str]]
+    """Each interface endpoint by service name (the model API's private endpoint is `execute-api`)."""
     s3_prefix_cidrs: list[str]
     """The public ranges S3's gateway endpoint routes to (Kubernetes network policies must allow them on 443)."""
 
@@ -274,8 +276,9 @@ class SegmentedNetwork(pulumi.ComponentResource):
 
     def _endpoints(self, child: pulumi.ResourceOptions) -> aws.ec2.VpcEndpoint:
         args = self._args
+        self.interface_endpoint_ids = {}
         for service in args.interface_services:
-            aws.ec2.VpcEndpoint(
+            self.interface_endpoint_ids[service] = aws.ec2.VpcEndpoint(
                 f"{self._name}-{service.replace('.', '-')}-endpoint",
                 vpc_id=self.vpc.id,
                 service_name=service_name(service, args.region),
@@ -285,7 +288,7 @@ class SegmentedNetwork(pulumi.ComponentResource):
                 security_group_ids=[self.endpoint_security_group.id],
                 tags=self._named(f"{self._name}-{service}"),
                 opts=child,
-            )
+            ).id
         return aws.ec2.VpcEndpoint(
             f"{self._name}-s3-gateway-endpoint",
             vpc_id=self.vpc.id,

@@ -21,6 +21,9 @@ DEFAULT_INTERFACE_SERVICES: tuple[str, ...] = (
     # Weight decryption, signature verification and secret rotation stay inside the zone.
     "kms",
     "secretsmanager",
+    # Findings alert on-call from inside the zone; clients reach the model API through the private endpoint.
+    "sns",
+    "execute-api",
 )
 
 GATEWAY_SERVICES: tuple[str, ...] = ("s3",)

@@ -7,6 +7,14 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.aws.access_logs import AccessLogBucket, AccessLogBucketArgs
+from components.aws.alerts import SecurityAlerts, SecurityAlertsArgs
+from components.aws.credential_janitor import CredentialJanitor, CredentialJanitorArgs
+from components.aws.evidence_store import EvidenceStore, EvidenceStoreArgs
+from components.aws.guardrails import Guardrails, GuardrailsArgs, guardrail_defaults_for_tier
+from components.aws.image_trust import ImageTrust, ImageTrustArgs
+from components.aws.model_endpoint import ClientLimits, ModelEndpoint, ModelEndpointArgs
+from components.aws.secrets import RotatedSecret, RotatedSecretArgs
+from components.aws.telemetry_watch import TelemetryWatch, TelemetryWatchArgs
 from components.aws.gpu_cluster import GpuCluster, GpuClusterArgs
 from components.aws.gpu_node_pool import GpuNodePool, GpuNodePoolArgs
 from components.aws.network import SegmentedNetwork, SegmentedNetworkArgs
@@ -15,10 +23,12 @@ from components.aws.service_endpoints import DEFAULT_INTERFACE_SERVICES
 from components.aws.weights import WeightsBucket, WeightsBucketArgs
 from components.config import StackConfig
 from components.k8s.gpu_runtime import GpuRuntime, GpuRuntimeArgs
+from components.k8s.image_admission import ImageAdmission, ImageAdmissionArgs
 from components.k8s.namespace import HardenedNamespace, HardenedNamespaceArgs
 from components.k8s.serving import ModelServing, ModelServingArgs
 
 MODELS_NAMESPACE = "models"
+SERVING_PORT = 8000
 
 
 class AwsZone(pulumi.ComponentResource):
@@ -94,6 +104,73 @@ class AwsZone(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.evidence = EvidenceStore(
+            f"{name}-evidence",
+            EvidenceStoreArgs(
+                zone=config.zone,
+                region=config.region,
+                vpc_id=self.network.vpc_id,
+                retention_days=profile.log_retention_days,
+                log_retention_days=profile.log_retention_days,
+                access_log_bucket=self.access_logs.bucket_name,
+                watched_bucket_names=[self.weights.bucket_name, self.reference_store.bucket_name],
+                flow_log_group_name=self.network.flow_log_group_name,
+                key_rotation_days=profile.key_rotation_days,
+                tags=tags,
+            ),
+            opts=child,
+        )
+        self.alerts = SecurityAlerts(
+            f"{name}-alerts",
+            SecurityAlertsArgs(
+                zone=config.zone,
+                region=config.region,
+                telemetry_log_group_name=self.evidence.telemetry_log_group_name,
+                findings_log_group_name=self.evidence.findings_log_group_name,
+                key_rotation_days=profile.key_rotation_days,
+                tags=tags,
+            ),
+            opts=child,
+        )
+        on_call = [self.alerts.topic_arn]
+        self.telemetry_watch = TelemetryWatch(
+            f"{name}-telemetry-watch",
+            TelemetryWatchArgs(
+                zone=config.zone,
+                region=config.region,
+                telemetry_log_group_name=self.evidence.telemetry_log_group_name,
+                telemetry_log_group_arn=self.evidence.telemetry_log_group_arn,
+                evidence_bucket_name=self.evidence.bucket_name,
+                evidence_bucket_arn=self.evidence.bucket_arn,
+                evidence_kms_key_arn=self.evidence.kms_key_arn,
+                alert_topic_arn=self.alerts.topic_arn,
+                alert_kms_key_arn=self.alerts.kms_key_arn,
+                subnet_ids=self.network.subnet_ids,
+                security_group_ids=[self.network.workload_security_group_id],
+                log_retention_days=profile.log_retention_days,
+                key_rotation_days=profile.key_rotation_days,
+                tags=tags,
+            ),
+            opts=child,
+        )
+        self.guardrails = Guardrails(
+            f"{name}-guardrails",
+            GuardrailsArgs(zone=config.zone, key_rotation_days=profile.key_rotation_days, tags=tags,
+                           **guardrail_defaults_for_tier(profile.tier)),
+            opts=child,
+        )
+        self.images = ImageTrust(
+            f"{name}-images",
+            ImageTrustArgs(zone=config.zone, region=config.region, repositories=["model-server", "verifier"],
+                           key_rotation_days=profile.key_rotation_days, tags=tags),
+            opts=child,
+        )
+        CredentialJanitor(
+            f"{name}-credential-janitor",
+            CredentialJanitorArgs(zone=config.zone, region=config.region, log_retention_days=profile.log_retention_days,
+                                  alarm_actions=on_call, key_rotation_days=profile.key_rotation_days, tags=tags),
+            opts=child,
+        )
         self.cluster = self._compute(config, tags, child) if config.models else None
         self.exports: dict[str, pulumi.Output] = {
             "vpc_id": self.network.vpc_id,
@@ -102,8 +179,15 @@ class AwsZone(pulumi.ComponentResource):
             "signing_key_arn": self.reference_store.signing_key_arn,
             "release_publisher_role_arn": self.reference_store.publisher_role_arn,
         }
+        self.exports.update({
+            "evidence_bucket": self.evidence.bucket_name,
+            "trail_arn": self.evidence.trail_arn,
+            "on_call_topic_arn": self.alerts.topic_arn,
+            "image_signing_key_arn": self.images.signing_key_arn,
+        })
         if self.cluster is not None:
             self.exports["cluster_name"] = self.cluster.cluster_name
+            self.exports["model_api_url"] = self.endpoint.invoke_url
         self.register_outputs(self.exports)
 
     def _compute(self, config: StackConfig, tags: dict, child: pulumi.ResourceOptions) -> GpuCluster:
@@ -150,6 +234,17 @@ class AwsZone(pulumi.ComponentResource):
         )
         k8s_opts = pulumi.ResourceOptions(parent=self, providers={"kubernetes": provider})
         GpuRuntime(f"{name}-gpu-runtime", GpuRuntimeArgs(api_server_cidrs=[config.network.cidr]), opts=k8s_opts)
+        self.images.grant_pull("nodes", nodes.node_role)
+        # Signed images only, in the model namespace: Kyverno verifies every image against the zone's signing key.
+        kyverno_role = cluster.service_account_role(f"{name}-kyverno", "kyverno", "kyverno-admission-controller", tags)
+        self.images.grant_verify("kyverno", kyverno_role)
+        admission = ImageAdmission(
+            f"{name}-image-admission",
+            ImageAdmissionArgs(signing_key_arn=self.images.signing_key_arn, model_namespaces=[MODELS_NAMESPACE],
+                               service_account_role_arn=kyverno_role.arn),
+            opts=k8s_opts,
+        )
+        balancer, target_group = self._load_balancer(config, tags, child)
         namespace = HardenedNamespace(
             f"{name}-models",
             HardenedNamespaceArgs(
@@ -157,6 +252,8 @@ class AwsZone(pulumi.ComponentResource):
                 # Interface endpoints (STS, KMS) live in the VPC; S3 is reached through the gateway's public ranges.
                 https_egress_cidrs=[config.network.cidr, *self.network.s3_prefix_cidrs],
                 allow_dns_to_kube_dns=True,
+                # The internal load balancer sends traffic straight to model-server pod IPs.
+                load_balancer_cidrs=self.network.subnet_cidrs,
             ),
             opts=k8s_opts,
         )
@@ -166,7 +263,7 @@ class AwsZone(pulumi.ComponentResource):
             for version in versions:
                 self.weights.grant_read(f"{release.name}-{version}", role, f"models/{release.name}/{version}")
             self.reference_store.grant_verify(release.name, role)
-            ModelServing(
+            serving = ModelServing(
                 f"{name}-{release.name}",
                 ModelServingArgs.from_release(
                     release,
@@ -180,8 +277,112 @@ class AwsZone(pulumi.ComponentResource):
                     # AppArmor rule for these pods with that reason, and seccomp stays on.
                     disable_apparmor=True,
                 ),
-                opts=k8s_opts,
+                # No model pod may be admitted before the signature policy exists.
+                opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[admission])),
             )
+            self._bind_to_load_balancer(release.name, serving, target_group, k8s_opts)
+        self._api(config, balancer, tags, child)
+        # The API key agents and tools present to internal services, rotated by the zone's tier (SC-04). Readers are
+        # granted per consumer with `agent_token.grant_read`; until then only the rotation function can read it.
+        self.agent_token = RotatedSecret(
+            f"{name}-agent-token",
+            RotatedSecretArgs(
+                zone=config.zone,
+                region=config.region,
+                token_kind="agent",
+                rotation_days=config.profile.secret_rotation_days,
+                subnet_ids=self.network.subnet_ids,
+                security_group_ids=[self.network.workload_security_group_id],
+                log_retention_days=config.profile.log_retention_days,
+                key_rotation_days=config.profile.key_rotation_days,
+                alarm_actions=[self.alerts.topic_arn],
+                description="API key of the zone's agents and tools",
+                tags=tags,
+            ),
+            opts=child,
+        )
+
+    def _load_balancer(self, config: StackConfig, tags: dict, child: pulumi.ResourceOptions):
+        """An internal NLB in the isolated subnets: TLS ends here with the stack's certificate, then plain HTTP to
+        model-server pod IPs inside the VPC. Only the private API (through its VPC link) sends it traffic."""
+        name = config.zone
+        group = aws.ec2.SecurityGroup(
+            f"{name}-model-nlb-sg",
+            vpc_id=self.network.vpc_id,
+            description=f"Model API load balancer of zone {config.zone}: TLS from the zone, HTTP to model servers",
+            ingress=[{"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": [config.network.cidr],
+                      "description": "the private API's VPC link, inside the zone"}],
+            egress=[{"protocol": "tcp", "from_port": SERVING_PORT, "to_port": SERVING_PORT, "cidr_blocks": self.network.subnet_cidrs,
+                     "description": "model-server pods"}],
+            tags={**tags, "Name": f"{name}-model-nlb-sg"},
+            opts=child,
+        )
+        balancer = aws.lb.LoadBalancer(
+            f"{name}-model-nlb",
+            internal=True,
+            load_balancer_type="network",
+            subnets=self.network.subnet_ids,
+            security_groups=[group.id],
+            enable_deletion_protection=True,
+            tags=tags,
+            opts=child,
+        )
+        target_group = aws.lb.TargetGroup(
+            f"{name}-model-targets",
+            port=SERVING_PORT,
+            protocol="TCP",
+            target_type="ip",
+            vpc_id=self.network.vpc_id,
+            health_check={"protocol": "HTTP", "path": "/health", "port": "traffic-port"},
+            tags=tags,
+            opts=child,
+        )
+        aws.lb.Listener(
+            f"{name}-model-tls",
+            load_balancer_arn=balancer.arn,
+            port=443,
+            protocol="TLS",
+            ssl_policy="ELBSecurityPolicy-TLS13-1-2-2021-06",
+            certificate_arn=config.endpoint.certificate_arn,
+            default_actions=[{"type": "forward", "target_group_arn": target_group.arn}],
+            tags=tags,
+            opts=child,
+        )
+        return balancer, target_group
+
+    @staticmethod
+    def _bind_to_load_balancer(model: str, serving: ModelServing, target_group, k8s_opts: pulumi.ResourceOptions) -> None:
+        """Register the model's pods in the target group (the AWS Load Balancer Controller, an EKS add-on the
+        platform team installs, keeps the registrations current as pods come and go)."""
+        k8s.apiextensions.CustomResource(
+            f"{model}-target-group-binding",
+            api_version="elbv2.k8s.aws/v1beta1",
+            kind="TargetGroupBinding",
+            metadata={"name": f"{model}-api", "namespace": MODELS_NAMESPACE},
+            spec={"serviceRef": {"name": serving.service_name, "port": SERVING_PORT},
+                  "targetGroupARN": target_group.arn, "targetType": "ip"},
+            opts=k8s_opts,
+        )
+
+    def _api(self, config: StackConfig, balancer, tags: dict, child: pulumi.ResourceOptions) -> None:
+        endpoint = config.endpoint
+        self.endpoint = ModelEndpoint(
+            f"{config.zone}-model-api",
+            ModelEndpointArgs(
+                zone=config.zone,
+                region=config.region,
+                target_nlb_arn=balancer.arn,
+                target_url=f"https://{endpoint.hostname}",
+                vpc_endpoint_ids=[self.network.interface_endpoint_ids["execute-api"]],
+                alarm_topic_arn=self.alerts.topic_arn,
+                clients={name: ClientLimits(rate_limit=c.rate_limit, burst_limit=c.burst_limit, daily_quota=c.daily_quota)
+                         for name, c in endpoint.clients.items()},
+                log_retention_days=config.profile.log_retention_days,
+                key_rotation_days=config.profile.key_rotation_days,
+                tags=tags,
+            ),
+            opts=child,
+        )
 
 
 def _interface_services(extra: tuple[str, ...]) -> tuple[str, ...]:

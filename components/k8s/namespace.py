@@ -91,6 +91,9 @@ class HardenedNamespaceArgs:
     name: str
     """The namespace's name (a DNS label). Named explicitly, not auto-named, so policies and selectors can refer to it."""
     ingress_sources: Sequence[IngressSource] = ()
+    load_balancer_cidrs: Sequence[str] = ()
+    """Subnets of an internal load balancer that sends traffic straight to model-server pod IPs (the zone's private
+    API path), admitted on the serving port only. Defaults to none. /0-like and link-local ranges are refused."""
     """Who may reach the model servers (pods labelled app.kubernetes.io/component=model-server). Defaults to nobody."""
     https_egress_cidrs: Sequence[str] = ()
     """Where pods may open HTTPS connections: the zone's VPC CIDR (interface endpoints, STS, the API server) and the
@@ -119,6 +122,7 @@ class HardenedNamespaceArgs:
                 "Security or identity labels; the component sets those"
             )
         check_egress_cidrs(self.https_egress_cidrs, "HardenedNamespaceArgs.https_egress_cidrs")
+        check_egress_cidrs(self.load_balancer_cidrs, "HardenedNamespaceArgs.load_balancer_cidrs")
         if not isinstance(self.quota, NamespaceQuota):
             raise ValueError("HardenedNamespaceArgs.quota: give a NamespaceQuota")
 
@@ -148,6 +152,18 @@ class HardenedNamespace(pulumi.ComponentResource):
             allow_https_egress(name, ns, args.https_egress_cidrs, labels, child)
         for index, source in enumerate(args.ingress_sources):
             self._allow_ingress(name, index, ns, source, labels, child)
+        if args.load_balancer_cidrs:
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-allow-load-balancer",
+                metadata={"name": "allow-ingress-from-load-balancer", "namespace": ns, "labels": dict(labels)},
+                spec={
+                    "pod_selector": {"match_labels": {COMPONENT_LABEL: MODEL_SERVER_COMPONENT}},
+                    "policy_types": ["Ingress"],
+                    "ingress": [{"from": [{"ip_block": {"cidr": cidr}} for cidr in args.load_balancer_cidrs],
+                                 "ports": [{"protocol": "TCP", "port": SERVING_PORT}]}],
+                },
+                opts=child,
+            )
         self._quota(name, ns, args.quota, labels, child)
         if args.deny_interactive_access:
             deny_interactive_access(name, args.name, labels, pulumi.ResourceOptions(parent=self, depends_on=[namespace]))

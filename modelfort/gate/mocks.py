@@ -367,7 +367,7 @@ class GcpAnswers:
         elif typ == "gcp:dns/managedZone:ManagedZone":
             resource_id = f"projects/{project}/managedZones/{physical}"
             out.update(managedZoneId=int(_hex(resource_id, 8), 16),
-                       nameServers=[f"ns-gcp-private.googledomains.com."] if state.get("visibility") == "private" else
+                       nameServers=["ns-gcp-private.googledomains.com."] if state.get("visibility") == "private" else
                        [f"ns-cloud-a{i}.googledomains.com." for i in range(1, 5)])
         elif typ == "gcp:dns/recordSet:RecordSet":
             resource_id = f"projects/{project}/managedZones/{_last(state.get('managedZone'))}/rrsets/{state.get('name')}/{state.get('type')}"

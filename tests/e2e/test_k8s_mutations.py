@@ -96,7 +96,7 @@ NOT_KNOBS = {
     "verifier_cpu", "verifier_memory", "node_selector", "gpu_node_selector", "chart_repository",
     # Narrow allows: DNS to kube-dns only (its queries still pass the zone's DNS firewall), HTTPS to listed private
     # ranges, ingress from named namespaces. /0, link-local and wildcard values raise at construction.
-    "ingress_sources", "https_egress_cidrs", "allow_dns_to_kube_dns", "api_server_cidrs",
+    "ingress_sources", "https_egress_cidrs", "load_balancer_cidrs", "allow_dns_to_kube_dns", "api_server_cidrs",
 }
 # Knobs whose weakening the component refuses outright (tests/components/test_k8s_components.py proves each).
 REFUSED = {"operator_version", "toolkit_version"}

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from modelfort_policy.rule import Rule
 from modelfort_policy.rules import eks, encryption, kubernetes, logging, network, secrets, storage, supply_chain
+from modelfort_policy.rules import endpoint, evidence, guardrails
 
 ALL_RULES: tuple[Rule, ...] = (
     *network.RULES, *encryption.RULES, *storage.RULES, *eks.RULES, *logging.RULES, *kubernetes.RULES,
     *secrets.RULES, *supply_chain.RULES,
+    *evidence.RULES, *endpoint.RULES, *guardrails.RULES,
 )
 
 
