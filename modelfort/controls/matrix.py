@@ -90,7 +90,7 @@ def policy_enforcements() -> dict[str, list[str]]:
     return found
 
 
-def test_proofs(tests_dir: Path = REPO / "tests") -> dict[str, list[str]]:
+def proving_tests(tests_dir: Path = REPO / "tests") -> dict[str, list[str]]:
     found: dict[str, list[str]] = defaultdict(list)
     for path in sorted(tests_dir.rglob("test_*.py")):
         tree = ast.parse(path.read_text(), filename=str(path))
@@ -122,7 +122,7 @@ def _walk(package_name: str):
 
 def compute() -> list[Coverage]:
     components, runtime = component_implementations(), runtime_implementations()
-    policies, tests = policy_enforcements(), test_proofs()
+    policies, tests = policy_enforcements(), proving_tests()
     unknown = sorted((set(components) | set(runtime) | set(policies) | set(tests)) - set(BY_ID))
     if unknown:
         raise ValueError(f"code refers to control IDs that are not in the catalog: {', '.join(unknown)}")

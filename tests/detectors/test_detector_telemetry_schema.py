@@ -45,6 +45,7 @@ def error_field(data: object) -> str:
 @pytest.mark.control("OB-01")
 @pytest.mark.control("OB-02")
 @pytest.mark.control("OB-04")
+@pytest.mark.control("DP-06")
 def test_a_full_event_parses_into_typed_fields_and_round_trips() -> None:
     event = parse_event(FULL)
     assert event.timestamp.utcoffset().total_seconds() == 7200

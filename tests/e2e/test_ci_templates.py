@@ -22,7 +22,7 @@ def steps_text(job: dict) -> str:
     return "\n".join(str(step.get("run", "")) + str(step.get("uses", "")) + str(step.get("with", "")) for step in job["steps"])
 
 
-@pytest.mark.control("DP-07", "ST-07")
+@pytest.mark.control("DP-04", "DP-07", "ST-07")
 def test_github_gates_every_pull_request_with_every_report():
     on = GITHUB[True] if True in GITHUB else GITHUB["on"]  # YAML 1.1 reads a bare `on` as true
     assert "pull_request" in on

@@ -49,7 +49,7 @@ def test_every_stack_passes_the_gate_with_every_report(stack, tmp_path, capsys):
     assert "PASS" in markdown and "```mermaid" in markdown and "SegmentedNetwork" in markdown
 
 
-@pytest.mark.control("DP-07")
+@pytest.mark.control("DP-07", "DP-05")
 def test_waivers_appear_in_every_report(tmp_path, capsys):
     paths = {fmt: tmp_path / f"report.{fmt}" for fmt in ("json", "sarif", "markdown")}
     args = [arg for fmt, path in paths.items() for arg in (f"--{fmt}", str(path))]

@@ -145,7 +145,7 @@ def test_every_problem_of_every_release_is_reported_at_once():
     }
 
 
-@pytest.mark.control("ST-02")
+@pytest.mark.control("ST-02", "DP-02", "DP-03")
 def test_the_deny_list_matches_any_version_when_none_is_given_and_exactly_one_when_it_is():
     only_older = SupplyChainPolicy(trusted_builders=POLICY.trusted_builders, denied_packages=("pkg:pypi/ultralytics@8.3.40", "pkg:pypi/torchtriton@1.0.0"))
     verify_records([good_record(sbom=pin("tampered/sbom-denied-nested.cdx.json"))], project_dir=DATA, policy=only_older)
