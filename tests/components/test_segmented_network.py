@@ -122,7 +122,7 @@ def test_dns_firewall_allows_service_names_blocks_the_rest_and_fails_closed(prod
 def test_flow_logs_of_all_traffic_to_a_kms_encrypted_group_kept_for_the_tier(production):
     flow_log = one(production, "-flow-log")["properties"]
     group = one(production, "-flow-logs")
-    key = one(production, "-logs-key")
+    key = one(production, "-network-logs-key")
     assert flow_log["trafficType"] == "ALL"
     assert flow_log["logDestination"] == "arn:aws:logs:us-east-1:123456789012:log-group:/modelfort/production/vpc-flow-logs"
     assert flow_log["logDestinationType"] == "cloud-watch-logs"

@@ -180,6 +180,11 @@ def test_the_same_plan_writes_the_same_bytes(tmp_path):
     assert Path(first).read_bytes() == Path(second).read_bytes()
 
 
+CUSTOM_RESOURCES = {"ClusterPolicy", "TargetGroupBinding"}
+"""Kyverno's image-verification policy and the load balancer binding: custom resources whose schemas ship with
+their controllers, not with Kubernetes."""
+
+
 @pytest.fixture(scope="module")
 def production_manifests(tmp_path_factory) -> list[Path]:
     """The manifests of the production stack itself, as `modelfort gate . --stack production --manifests` writes them."""
@@ -194,8 +199,11 @@ def test_the_production_stacks_manifests_pass_both_judges(production_manifests):
     kinds = set()
     for path in production_manifests:
         for document in yaml.safe_load_all(path.read_text()):
-            kubernetes_validate.validate(document, KUBERNETES_VERSIONS[-1], strict=True)
             kinds.add(document["kind"])
+            if document["kind"] in CUSTOM_RESOURCES:
+                continue  # no upstream schema for a CRD; checkov still judges them below
+            kubernetes_validate.validate(document, KUBERNETES_VERSIONS[-1], strict=True)
+    assert kinds & CUSTOM_RESOURCES == CUSTOM_RESOURCES
     assert {"Deployment", "Namespace", "NetworkPolicy", "ResourceQuota", "ValidatingAdmissionPolicy"} <= kinds
     report = _run_checkov(production_manifests)
     failed = [(f["check_id"], Path(f["file_path"]).name) for f in report["results"]["failed_checks"]

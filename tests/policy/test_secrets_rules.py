@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import json
 
 import pytest
@@ -20,6 +22,8 @@ TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 SECRET_MARKER = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"}
 IN_VPC = {"vpcConfig": {"subnetIds": ["subnet-1", "subnet-2"], "securityGroupIds": ["sg-1"]}}
+
+PACK_DIR = Path(__file__).resolve().parents[2] / "policy_packs" / "modelfort"
 
 
 def secret_with_rotation(name: str = "token", rules: dict | None = None, **rotation_props) -> list[dict]:
@@ -281,7 +285,7 @@ def test_plaintext_credentials_in_stack_config_block_the_stack(packs):
 @pytest.mark.control("SC-01")
 def test_config_marked_secret_is_not_reported_as_plaintext():
     config = {"modelfort:zone": "production", "app:hfToken": FAKE["a Hugging Face token"]}
-    pack = PackProcess(pack_dir=str(__import__("conftest").PACK_DIR), project="fixture", stack="test", config=config, secret_keys=["app:hfToken"])
+    pack = PackProcess(pack_dir=str(PACK_DIR), project="fixture", stack="test", config=config, secret_keys=["app:hfToken"])
     pack.start()
     try:
         pack.connect()

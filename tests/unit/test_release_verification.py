@@ -227,6 +227,10 @@ def test_releases_parsed_from_stack_config_carry_their_artifact_pins():
             "modelfort:zone": "production",
             "modelfort:network": json.dumps({"cidr": "10.30.0.0/16"}),
             "modelfort:verifierImage": MANIFEST["image"].replace("model-server", "weights-verifier"),
+            "modelfort:supplyChain": json.dumps({"trustedBuilders": list(POLICY.trusted_builders)}),
+            "modelfort:endpoint": json.dumps({"hostname": "models.production.internal.example.com",
+                                              "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0b8c3a4e-5d6f-4a1b-9c2d-3e4f5a6b7c8d",
+                                              "clients": {"app": {"rateLimit": 1, "burstLimit": 2, "dailyQuota": 10}}}),
             "modelfort:models": json.dumps([{
                 "name": "llama-guard", "version": "3.1.0", "image": MANIFEST["image"], "rootDigest": MANIFEST["rootDigest"],
                 "sbom": {"path": "good/sbom.cdx.json", "sha256": MANIFEST["sha256"]["good/sbom.cdx.json"]},

@@ -142,8 +142,12 @@ VERIFIER = "123456789012.dkr.ecr.us-east-1.amazonaws.com/modelfort/verifier@sha2
 
 def test_a_model_release_takes_safe_defaults_and_derives_its_locations():
     supply_chain = json.dumps({"trustedBuilders": ["https://github.com/slsa-framework/slsa-github-generator@refs/tags/v2.1.0"]})
+    endpoint = json.dumps({"hostname": "models.production.internal.example.com",
+                           "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0b8c3a4e-5d6f-4a1b-9c2d-3e4f5a6b7c8d",
+                           "clients": {"support-assistant": {"rateLimit": 20, "burstLimit": 40, "dailyQuota": 200000}}})
     config = parse_stack_config({**VALID, "modelfort:models": json.dumps([MODEL]), "modelfort:verifierImage": VERIFIER,
-                                 "modelfort:supplyChain": supply_chain}, "p")
+                                 "modelfort:supplyChain": supply_chain, "modelfort:endpoint": endpoint}, "p")
+    assert config.endpoint.clients["support-assistant"].burst_limit == 40
     (model,) = config.models
     assert config.verifier_image == VERIFIER
     assert (model.gpus, model.max_tokens, model.request_timeout_seconds, model.replicas) == (1, 4096, 60, 2)
@@ -194,6 +198,24 @@ def test_models_need_a_digest_pinned_verifier_image():
 )
 def test_served_models_need_a_supply_chain_policy(supply_chain, expected):
     problems = problems_for(modelfort__models=[MODEL], modelfort__verifierImage=VERIFIER, modelfort__supplyChain=supply_chain)
+    assert any(expected in p for p in problems), problems
+
+
+@pytest.mark.control("NB-05", "NB-07")
+@pytest.mark.parametrize(
+    "endpoint,expected",
+    [
+        (None, "modelfort:endpoint: required when modelfort:models is set"),
+        ({"hostname": "models.internal", "certificateArn": "arn:aws:acm:us-east-1:1:certificate/x", "clients": {}},
+         "modelfort:endpoint.certificateArn"),
+        ({"hostname": "models.internal.example.com", "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0b8c3a4e-5d6f-4a1b-9c2d-3e4f5a6b7c8d",
+          "clients": {}}, "modelfort:endpoint.clients: name at least one client"),
+        ({"hostname": "models.internal.example.com", "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0b8c3a4e-5d6f-4a1b-9c2d-3e4f5a6b7c8d",
+          "clients": {"app": {"rateLimit": 0, "burstLimit": 1, "dailyQuota": 1}}}, "modelfort:endpoint.clients.app: rateLimit"),
+    ],
+)
+def test_served_models_need_an_endpoint_with_limited_clients(endpoint, expected):
+    problems = problems_for(modelfort__models=[MODEL], modelfort__endpoint=endpoint)
     assert any(expected in p for p in problems), problems
 
 
