@@ -42,8 +42,10 @@ class AwsZone(pulumi.ComponentResource):
     exports: dict[str, pulumi.Output]
     """The stack outputs the program exports (every cloud's zone offers this)."""
 
-    def __init__(self, config: StackConfig, opts: pulumi.ResourceOptions | None = None) -> None:
-        name = config.zone
+    def __init__(self, config: StackConfig, opts: pulumi.ResourceOptions | None = None, name: str | None = None) -> None:
+        """`name` prefixes every resource; it defaults to the zone's name (one zone per stack)."""
+        name = name or config.zone
+        self._zone_name = name
         super().__init__("modelfort:aws:Zone", name, None, opts)
         tags = {**config.tags, "modelfort:zone": config.zone, "modelfort:tier": config.profile.tier}
         # One explicit provider per zone, so every resource lands in the configured region with the zone's tags.
@@ -191,7 +193,7 @@ class AwsZone(pulumi.ComponentResource):
         self.register_outputs(self.exports)
 
     def _compute(self, config: StackConfig, tags: dict, child: pulumi.ResourceOptions) -> GpuCluster:
-        name, profile = config.zone, config.profile
+        name, profile = self._zone_name, config.profile
         cluster = GpuCluster(
             f"{name}-gpu",
             GpuClusterArgs(
@@ -225,7 +227,7 @@ class AwsZone(pulumi.ComponentResource):
                       child: pulumi.ResourceOptions) -> None:
         """The Kubernetes layer on the private cluster: the GPU runtime, one hardened namespace, and one
         ModelServing per pinned release, each verifier with a role that can read only its own release."""
-        name = config.zone
+        name = self._zone_name
         provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=cluster.kubeconfig,
@@ -280,7 +282,7 @@ class AwsZone(pulumi.ComponentResource):
                 # No model pod may be admitted before the signature policy exists.
                 opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[admission])),
             )
-            self._bind_to_load_balancer(release.name, serving, target_group, k8s_opts)
+            self._bind_to_load_balancer(f"{name}-{release.name}", release.name, serving, target_group, k8s_opts)
         self._api(config, balancer, tags, child)
         # The API key agents and tools present to internal services, rotated by the zone's tier (SC-04). Readers are
         # granted per consumer with `agent_token.grant_read`; until then only the rotation function can read it.
@@ -305,7 +307,7 @@ class AwsZone(pulumi.ComponentResource):
     def _load_balancer(self, config: StackConfig, tags: dict, child: pulumi.ResourceOptions):
         """An internal NLB in the isolated subnets: TLS ends here with the stack's certificate, then plain HTTP to
         model-server pod IPs inside the VPC. Only the private API (through its VPC link) sends it traffic."""
-        name = config.zone
+        name = self._zone_name
         group = aws.ec2.SecurityGroup(
             f"{name}-model-nlb-sg",
             vpc_id=self.network.vpc_id,
@@ -351,11 +353,11 @@ class AwsZone(pulumi.ComponentResource):
         return balancer, target_group
 
     @staticmethod
-    def _bind_to_load_balancer(model: str, serving: ModelServing, target_group, k8s_opts: pulumi.ResourceOptions) -> None:
+    def _bind_to_load_balancer(resource_name: str, model: str, serving: ModelServing, target_group, k8s_opts: pulumi.ResourceOptions) -> None:
         """Register the model's pods in the target group (the AWS Load Balancer Controller, an EKS add-on the
         platform team installs, keeps the registrations current as pods come and go)."""
         k8s.apiextensions.CustomResource(
-            f"{model}-target-group-binding",
+            f"{resource_name}-target-group-binding",
             api_version="elbv2.k8s.aws/v1beta1",
             kind="TargetGroupBinding",
             metadata={"name": f"{model}-api", "namespace": MODELS_NAMESPACE},
@@ -367,7 +369,7 @@ class AwsZone(pulumi.ComponentResource):
     def _api(self, config: StackConfig, balancer, tags: dict, child: pulumi.ResourceOptions) -> None:
         endpoint = config.endpoint
         self.endpoint = ModelEndpoint(
-            f"{config.zone}-model-api",
+            f"{self._zone_name}-model-api",
             ModelEndpointArgs(
                 zone=config.zone,
                 region=config.region,
