@@ -18,9 +18,10 @@ def _build_aws(config: StackConfig) -> pulumi.ComponentResource:
 
 
 def _build_gcp(config: StackConfig) -> pulumi.ComponentResource:
+    from components.gcp.perimeter import ACCESS_POLICY_PLACEHOLDER
     from components.gcp.zone import GcpZone
 
-    return GcpZone(config)
+    return GcpZone(config, access_policy=config.access_policy or ACCESS_POLICY_PLACEHOLDER)
 
 
 # Each cloud's builder is imported only when a stack asks for it, so an AWS stack never loads the GCP SDK.

@@ -153,6 +153,8 @@ class StackConfig:
     """Package URLs no SBOM may name (modelfort:supplyChain.deniedPackages)."""
     project: str | None = None
     """The Google Cloud project (gcp stacks only)."""
+    access_policy: str | None = None
+    """The Access Context Manager policy (`accessPolicies/<number>`) of the VPC Service Controls perimeter (gcp)."""
 
 
 def parse_stack_config(raw: Mapping[str, str], stack: str) -> StackConfig:
@@ -171,10 +173,14 @@ def parse_stack_config(raw: Mapping[str, str], stack: str) -> StackConfig:
     if verifier_image is not None and (not isinstance(verifier_image, str) or not DIGEST_IMAGE.match(verifier_image)):
         problems.append(f"{PROJECT}:verifierImage: {verifier_image!r} is not an image pinned by digest (registry/repository@sha256:<64 hex>)")
         verifier_image = None
-    elif verifier_image is None and models:
+    elif verifier_image is None and models and cloud == "aws":
         problems.append(f"{PROJECT}:verifierImage: required when {PROJECT}:models is set (the weights verifier's image, pinned by digest)")
     trusted_builders, denied_packages = _read_supply_chain(modelfort.get("supplyChain"), bool(models), problems)
-    endpoint = _read_endpoint(modelfort.get("endpoint"), bool(models), problems)
+    endpoint = _read_endpoint(modelfort.get("endpoint"), bool(models) and cloud == "aws", problems)
+    access_policy = modelfort.get("accessPolicy")
+    if access_policy is not None and (cloud != "gcp" or not isinstance(access_policy, str) or not re.match(r"^accessPolicies/\d+$", access_policy)):
+        problems.append(f"{PROJECT}:accessPolicy: {access_policy!r} is not allowed (GCP stacks only: accessPolicies/<number>)")
+        access_policy = None
     _check_waivers_shape(modelfort.get("waivers"), problems)
 
     if problems:
@@ -182,11 +188,13 @@ def parse_stack_config(raw: Mapping[str, str], stack: str) -> StackConfig:
     assert zone and cloud and region and profile and network  # guaranteed when no problem was recorded
     return StackConfig(
         stack=stack, zone=zone, cloud=cloud, region=region, profile=profile, network=network, tags=tags, models=models,
-        verifier_image=verifier_image, endpoint=endpoint, trusted_builders=trusted_builders, denied_packages=denied_packages, project=project,
+        verifier_image=verifier_image, endpoint=endpoint, access_policy=access_policy, trusted_builders=trusted_builders, denied_packages=denied_packages, project=project,
     )
 
 
-MODELFORT_KEYS = ("cloud", "zone", "network", "tags", "models", "verifierImage", "supplyChain", "endpoint", "waivers")
+MODELFORT_KEYS = (
+    "cloud", "zone", "network", "tags", "models", "verifierImage", "supplyChain", "endpoint", "accessPolicy", "waivers",
+)
 
 
 def _split_namespaces(raw: Mapping[str, str], problems: list[str]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import yaml
 
 from modelfort.cli import main as modelfort
 from modelfort.gate.engine import GateOptions, run_gate
@@ -29,13 +30,14 @@ def test_every_stack_passes_the_gate_with_every_report(stack, tmp_path, capsys):
     exit_code = modelfort(["gate", str(REPO), "--stack", stack, "--quiet", *args])
     out = capsys.readouterr().out
     assert exit_code == 0, out
-    assert f"zone {stack}" in out and "VERDICT: PASS" in out
+    zone = yaml.safe_load((REPO / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]["modelfort:zone"]
+    assert f"zone {zone}" in out and "VERDICT: PASS" in out
 
     report = json.loads(paths["json"].read_text())
-    assert report["verdict"] == "pass" and report["zone"] == stack and report["exitCode"] == 0
+    assert report["verdict"] == "pass" and report["zone"] == zone and report["exitCode"] == 0
     assert [v for v in report["violations"] if v["blocking"]] == []
-    vpcs = [r for r in report["resources"] if r["type"] == "aws:ec2/vpc:Vpc"]
-    assert len(vpcs) == 1 and {"urn", "type", "name", "parent", "inputs"} <= set(vpcs[0])
+    networks = [r for r in report["resources"] if r["type"] in ("aws:ec2/vpc:Vpc", "gcp:compute/network:Network")]
+    assert len(networks) == 1 and {"urn", "type", "name", "parent", "inputs"} <= set(networks[0])
 
     sarif = json.loads(paths["sarif"].read_text())
     jsonschema.validate(sarif, SARIF_SCHEMA)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from modelfort_policy.rule import Rule
 from modelfort_policy.rules import eks, encryption, kubernetes, logging, network, secrets, storage, supply_chain
 from modelfort_policy.rules import endpoint, evidence, guardrails
+from modelfort_policy.rules import gcp_data, gcp_gke, gcp_guardrails, gcp_iam, gcp_network, gcp_supply_chain
 
 ALL_RULES: tuple[Rule, ...] = (
     *network.RULES, *encryption.RULES, *storage.RULES, *eks.RULES, *logging.RULES, *kubernetes.RULES,
     *secrets.RULES, *supply_chain.RULES,
     *evidence.RULES, *endpoint.RULES, *guardrails.RULES,
+    *gcp_network.RULES, *gcp_gke.RULES, *gcp_data.RULES, *gcp_iam.RULES, *gcp_supply_chain.RULES, *gcp_guardrails.RULES,
 )
 
 

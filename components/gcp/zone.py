@@ -1,0 +1,208 @@
+"""GcpZone: everything one zone needs on Google Cloud, composed from the library's components.
+
+One zone per project is assumed: the project's Binary Authorization policy, Model Armor floor setting and VPC Service
+Controls perimeter are project-wide, and a project boundary is the strongest line Google Cloud draws between zones.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.config import StackConfig
+from components.gcp.common import label, project_number, zone_labels
+from components.gcp.evidence import EvidenceLog, EvidenceLogArgs
+from components.gcp.gke_cluster import GpuCluster, GpuClusterArgs
+from components.gcp.gke_node_pool import GpuNodePool, GpuNodePoolArgs
+from components.gcp.model_armor import ModelGuardrails, ModelGuardrailsArgs
+from components.gcp.network import SegmentedNetwork, SegmentedNetworkArgs
+from components.gcp.perimeter import ACCESS_POLICY_PLACEHOLDER, ModelPerimeter, ModelPerimeterArgs
+from components.gcp.reference_store import ModelReferenceStore, ModelReferenceStoreArgs
+from components.gcp.secrets import RotatedSecret, RotatedSecretArgs, SecretRotation, SecretRotationArgs
+from components.gcp.supply_chain import ImageTrust, ImageTrustArgs
+from components.gcp.weights import WeightsBucket, WeightsBucketArgs
+
+REQUIRED_APIS = (
+    "compute.googleapis.com",
+    "dns.googleapis.com",
+    "cloudkms.googleapis.com",
+    "storage.googleapis.com",
+    "logging.googleapis.com",
+    "iam.googleapis.com",
+    "artifactregistry.googleapis.com",
+    "binaryauthorization.googleapis.com",
+    "containeranalysis.googleapis.com",
+    "modelarmor.googleapis.com",
+    "accesscontextmanager.googleapis.com",
+)
+SERVING_APIS = (
+    "container.googleapis.com",
+    "secretmanager.googleapis.com",
+    "pubsub.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "run.googleapis.com",
+    "eventarc.googleapis.com",
+)
+"""Turned on only in zones that serve models (`modelfort:models`)."""
+CRITICAL_TIER = "critical"
+# GPU machines per tier: confidential GPU nodes (critical tier) exist only as Intel TDX A3 machines with H100s.
+GPU_MACHINE = {"default": ("g2-standard-8", "nvidia-l4"), CRITICAL_TIER: ("a3-highgpu-1g", "nvidia-h100-80gb")}
+
+
+class GcpZone(pulumi.ComponentResource):
+    CONTROLS = ("NB-10", "DP-08")
+    network: SegmentedNetwork
+    evidence: EvidenceLog
+    weights: WeightsBucket
+    reference_store: ModelReferenceStore
+    images: ImageTrust
+    guardrails: ModelGuardrails
+    perimeter: ModelPerimeter | None
+    """The VPC Service Controls perimeter (critical tier only)."""
+    cluster: GpuCluster | None
+    """The GPU cluster, present when the stack serves models (modelfort:models)."""
+    rotation: SecretRotation | None
+    exports: dict[str, pulumi.Output]
+    """The stack outputs the program exports (every cloud's zone offers this)."""
+
+    def __init__(
+        self,
+        config: StackConfig,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        access_policy: str = ACCESS_POLICY_PLACEHOLDER,
+    ) -> None:
+        if config.cloud != "gcp" or not config.project:
+            raise ValueError("GcpZone: needs a stack config with modelfort:cloud 'gcp' and gcp:project")
+        name, profile, project = config.zone, config.profile, config.project
+        super().__init__("modelfort:gcp:Zone", name, None, opts)
+        critical = profile.tier == CRITICAL_TIER
+        labels = zone_labels(config.zone, config.tags, **{"modelfort-tier": profile.tier})
+        # One explicit provider per zone: every resource lands in the configured project and region with its labels.
+        provider = gcp.Provider(f"{name}-gcp", project=project, region=config.region, default_labels=labels,
+                                opts=pulumi.ResourceOptions(parent=self))
+        base = pulumi.ResourceOptions(parent=self, providers={"gcp": provider})
+        apis = [
+            gcp.projects.Service(f"{name}-api-{api.split('.')[0]}", project=project, service=api,
+                                 # Turning an API off on destroy would break whatever else the project runs.
+                                 disable_on_destroy=False, opts=base)
+            for api in (*REQUIRED_APIS, *(SERVING_APIS if config.models else ()))
+        ]
+        child = pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=apis))
+
+        zones = gcp.compute.get_zones(project=project, region=config.region, opts=pulumi.InvokeOptions(provider=provider))
+        if len(zones.names) < config.network.availability_zone_count:
+            raise ValueError(
+                f"modelfort:network.availabilityZoneCount: {config.network.availability_zone_count} requested, "
+                f"but region {config.region} offers {len(zones.names)}"
+            )
+        node_locations = sorted(zones.names)[: config.network.availability_zone_count]
+        # Key rings cannot be deleted in Cloud KMS: the name is generated, so a rebuilt zone never collides with one.
+        key_ring = gcp.kms.KeyRing(f"{name}-keys", location=config.region, opts=child)
+
+        self.network = SegmentedNetwork(
+            f"{name}-network",
+            SegmentedNetworkArgs(zone=config.zone, project=project, region=config.region, cidr_block=config.network.cidr,
+                                 egress_allowlist_cidrs=config.network.egress_allowlist_cidrs, labels=config.tags),
+            opts=child,
+        )
+        self.evidence = EvidenceLog(
+            f"{name}-evidence",
+            EvidenceLogArgs(zone=config.zone, project=project, region=config.region, key_ring_id=key_ring.id,
+                            retention_days=profile.log_retention_days, key_rotation_days=profile.key_rotation_days,
+                            labels=config.tags),
+            opts=child,
+        )
+        self.weights = WeightsBucket(
+            f"{name}-weights",
+            WeightsBucketArgs(zone=config.zone, project=project, region=config.region, key_ring_id=key_ring.id,
+                              network_id=self.network.network_id, zone_cidr=config.network.cidr,
+                              key_rotation_days=profile.key_rotation_days, labels=config.tags),
+            opts=child,
+        )
+        self.reference_store = ModelReferenceStore(
+            f"{name}-reference-store",
+            ModelReferenceStoreArgs(zone=config.zone, project=project, region=config.region, key_ring_id=key_ring.id,
+                                    retention_days=profile.signature_retention_days,
+                                    key_rotation_days=profile.key_rotation_days, hsm=critical, labels=config.tags),
+            opts=child,
+        )
+        self.images = ImageTrust(
+            f"{name}-images",
+            ImageTrustArgs(zone=config.zone, project=project, region=config.region, key_ring_id=key_ring.id,
+                           key_rotation_days=profile.key_rotation_days, hsm=critical, labels=config.tags),
+            opts=child,
+        )
+        self.guardrails = ModelGuardrails(
+            f"{name}-guardrails",
+            ModelGuardrailsArgs(zone=config.zone, project=project, region=config.region, labels=config.tags),
+            opts=child,
+        )
+        self.perimeter = (
+            ModelPerimeter(
+                f"{name}-perimeter",
+                ModelPerimeterArgs(zone=config.zone, project_number=project_number(project, self), access_policy=access_policy),
+                opts=child,
+            )
+            if critical
+            else None
+        )
+        self.cluster, self.rotation = (None, None)
+        if config.models:
+            self.cluster, self.rotation = self._serving(config, key_ring, node_locations, critical, child)
+
+        self.exports: dict[str, pulumi.Output] = {
+            "network_id": self.network.network_id,
+            "weights_bucket": self.weights.bucket_name,
+            "reference_store_bucket": self.reference_store.bucket_name,
+            "signing_key_id": self.reference_store.signing_key_id,
+            "release_publisher_email": self.reference_store.publisher_email,
+            "image_registry": self.images.registry_url,
+            "attestor_id": self.images.attestor_id,
+            "evidence_log_bucket": self.evidence.log_bucket_id,
+            "guardrail_template": self.guardrails.template_name,
+        }
+        if self.cluster is not None and self.rotation is not None:
+            self.exports.update(cluster_name=self.cluster.cluster_name, rotation_topic=self.rotation.topic_id)
+        self.register_outputs(self.exports)
+
+    def _serving(self, config: StackConfig, key_ring: gcp.kms.KeyRing, node_locations: list[str], critical: bool,
+                 child: pulumi.ResourceOptions) -> tuple[GpuCluster, SecretRotation]:
+        name, profile, project = config.zone, config.profile, config.project
+        assert project is not None
+        cluster = GpuCluster(
+            f"{name}-gpu",
+            GpuClusterArgs(zone=config.zone, project=project, region=config.region, network_id=self.network.network_id,
+                           subnetwork_id=self.network.subnetwork_id, pods_range_name=self.network.pods_range_name,
+                           services_range_name=self.network.services_range_name, zone_cidr=config.network.cidr,
+                           node_locations=node_locations, key_ring_id=key_ring.id,
+                           key_rotation_days=profile.key_rotation_days, confidential_nodes=critical, labels=config.tags),
+            opts=child,
+        )
+        machine_type, accelerator = GPU_MACHINE[CRITICAL_TIER if critical else "default"]
+        GpuNodePool(
+            f"{name}-gpu-nodes",
+            GpuNodePoolArgs(zone=config.zone, project=project, cluster_id=cluster.cluster_id, location=cluster.location,
+                            node_locations=node_locations, service_account_email=cluster.node_service_account_email,
+                            boot_disk_kms_key=cluster.kms_key_id, machine_type=machine_type, accelerator_type=accelerator,
+                            max_nodes=max(4, sum(model.replicas * max(model.gpus, 1) for model in config.models)),
+                            confidential_nodes=critical, labels=config.tags),
+            opts=child,
+        )
+        self.images.grant_pull("gke-nodes", cluster.node_service_account_member)
+        rotation = SecretRotation(
+            f"{name}-rotation",
+            SecretRotationArgs(zone=config.zone, project=project, region=config.region, key_ring_id=key_ring.id,
+                               network_id=self.network.network_id, subnetwork_id=self.network.subnetwork_id,
+                               key_rotation_days=profile.key_rotation_days, labels=config.tags),
+            opts=child,
+        )
+        # The token clients present to the model API (NB-05, NB-06), rotated at the tier's pace.
+        RotatedSecret(
+            f"{name}-client-token",
+            RotatedSecretArgs(zone=config.zone, secret_id=f"modelfort-{label(config.zone)}-client-token", kind="client",
+                              rotation=rotation, rotation_days=profile.secret_rotation_days, labels=config.tags),
+            opts=child,
+        )
+        return cluster, rotation

@@ -1,0 +1,123 @@
+"""GcpZone as the composer builds it for the GCP stacks, and the gate's GCP mock answers it relies on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from components.config import parse_stack_config
+from components.gcp.zone import REQUIRED_APIS, SERVING_APIS, GcpZone
+from modelfort.gate.engine import run_program_under_mocks
+from modelfort.gate.mocks import GcpAnswers, RealisticMocks, gcp_project_number
+from modelfort.gate.stack_files import read_project, read_stack
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def stack(name: str) -> dict:
+    project = read_project(str(REPO))
+    result = run_program_under_mocks(project, read_stack(project, name))
+    assert result["error"] is None, result["error"]
+    return result
+
+
+@pytest.fixture(scope="module")
+def production() -> dict:
+    return stack("gcp-production")
+
+
+def test_one_provider_puts_everything_in_the_zones_project_region_and_labels(production):
+    (provider,) = [r for r in production["resources"] if r["type"] == "pulumi:providers:gcp"]
+    assert provider["properties"]["project"] == "modelfort-production" and provider["properties"]["region"] == "us-central1"
+    assert json.loads(provider["properties"]["defaultLabels"]) == {
+        "modelfort-zone": "production", "modelfort-tier": "high", "cost-center": "ml-platform", "data-classification": "confidential"}
+    gcp_resources = [r for r in production["resources"] if r["type"].startswith("gcp:")]
+    assert gcp_resources and all(r["provider"].startswith(provider["urn"]) for r in gcp_resources)
+    pathed = [r for r in gcp_resources if r["type"].startswith(("gcp:compute/", "gcp:kms/", "gcp:secretmanager/secret:", "gcp:container/",
+                                                                "gcp:pubsub/topic:", "gcp:logging/", "gcp:modelarmor/"))]
+    assert pathed and [r["id"] for r in pathed if not r["id"].startswith("projects/modelfort-production/")] == []
+
+
+def test_every_resource_waits_for_the_apis_it_needs(production):
+    apis = {r["urn"] for r in production["resources"] if r["type"] == "gcp:projects/service:Service"}
+    services = {r["properties"]["service"] for r in production["resources"] if r["type"] == "gcp:projects/service:Service"}
+    assert services == set(REQUIRED_APIS) | set(SERVING_APIS)
+    assert all(r["properties"]["disableOnDestroy"] is False for r in production["resources"] if r["type"] == "gcp:projects/service:Service")
+    others = [r for r in production["resources"]
+              if r["type"].startswith("gcp:") and r["type"] != "gcp:projects/service:Service" and r["custom"]]
+    assert [r["name"] for r in others if not apis <= set(r["dependencies"])] == []
+
+
+def test_zones_without_models_turn_on_only_what_they_use():
+    resources = stack("gcp-testing")["resources"]
+    services = {r["properties"]["service"] for r in resources if r["type"] == "gcp:projects/service:Service"}
+    assert services == set(REQUIRED_APIS)
+    assert not [r for r in resources if r["type"].startswith(("gcp:secretmanager/", "gcp:cloudfunctionsv2/", "gcp:container/"))]
+
+
+def test_the_zone_exports_what_operators_need(production):
+    (stack_resource,) = [r for r in production["resources"] if r["type"] == "pulumi:pulumi:Stack"]
+    zone = next(r for r in production["resources"] if r["type"] == "modelfort:gcp:Zone")
+    assert zone["parent"] == stack_resource["urn"]
+    assert production["unanswered_invokes"] == []
+
+
+def test_a_gcp_zone_needs_a_gcp_config():
+    aws = parse_stack_config({"aws:region": "us-east-1", "modelfort:cloud": "aws", "modelfort:zone": "testing",
+                              "modelfort:network": '{"cidr": "10.20.0.0/16"}'}, "testing")
+    with pytest.raises(ValueError, match="gcp:project"):
+        GcpZone(aws)
+
+
+def test_an_availability_zone_count_the_region_cannot_meet_fails_naming_the_key(tmp_path):
+    import shutil
+
+    import yaml
+
+    project = tmp_path / "project"
+    shutil.copytree(REPO, project, ignore=shutil.ignore_patterns(".venv", ".git", "tests", "__pycache__", "*.egg-info", "examples"))
+    path = project / "stacks" / "Pulumi.gcp-testing.yaml"
+    settings = yaml.safe_load(path.read_text())
+    settings["config"]["modelfort:network"]["availabilityZoneCount"] = 6
+    path.write_text(yaml.safe_dump(settings))
+    parsed = read_project(str(project))
+    result = run_program_under_mocks(parsed, read_stack(parsed, "gcp-testing"))
+    assert "availabilityZoneCount: 6 requested, but region us-central1 offers 4" in result["error"]["message"]
+
+
+# ------------------------------------------------------------------------------------------------ the mocks
+def test_gcp_ids_take_the_project_from_the_explicit_provider():
+    answers = GcpAnswers()
+    provider_id = answers.register_provider("zone-gcp", {"project": "acme-ml", "region": "europe-west4"})
+    ref = f"urn:pulumi:s::p::pulumi:providers:gcp::zone-gcp::{provider_id}"
+    resource_id, out = answers.new_resource("gcp:compute/network:Network", "vpc", {}, ref)
+    assert resource_id.startswith("projects/acme-ml/global/networks/vpc-") and out["selfLink"].endswith(resource_id)
+    subnet_id, _ = answers.new_resource("gcp:compute/subnetwork:Subnetwork", "nodes", {"ipCidrRange": "10.0.0.0/20"}, ref)
+    assert subnet_id.startswith("projects/acme-ml/regions/europe-west4/subnetworks/nodes-")
+    key_id, out = answers.new_resource("gcp:kms/cryptoKey:CryptoKey", "k", {"keyRing": "projects/acme-ml/locations/europe-west4/keyRings/r"}, ref)
+    assert key_id.startswith("projects/acme-ml/locations/europe-west4/keyRings/r/cryptoKeys/k-")
+    _, account = answers.new_resource("gcp:serviceaccount/account:Account", "sa", {"accountId": "mf-reader"}, ref)
+    assert account["email"] == "mf-reader@acme-ml.iam.gserviceaccount.com" and account["member"] == "serviceAccount:mf-reader@acme-ml.iam.gserviceaccount.com"
+    # A resource's own project wins over its provider's.
+    other, _ = answers.new_resource("gcp:pubsub/topic:Topic", "t", {"project": "other-proj", "name": "t"}, ref)
+    assert other == "projects/other-proj/topics/t"
+
+
+def test_gcp_invokes_answer_in_the_real_shapes():
+    mocks = RealisticMocks()
+    project = mocks.call(_Call("gcp:organizations/getProject:getProject", {"projectId": "acme-ml"}))
+    assert project["number"] == gcp_project_number("acme-ml") and len(project["number"]) == 12 and project["number"].isdigit()
+    zones = mocks.call(_Call("gcp:compute/getZones:getZones", {"region": "europe-west4"}))
+    assert zones["names"] == ["europe-west4-a", "europe-west4-b", "europe-west4-c", "europe-west4-f"]
+    agent = mocks.call(_Call("gcp:storage/getProjectServiceAccount:getProjectServiceAccount", {"project": "acme-ml"}))
+    assert agent["emailAddress"] == f"service-{project['number']}@gs-project-accounts.iam.gserviceaccount.com"
+    version = mocks.call(_Call("gcp:kms/getKMSCryptoKeyVersion:getKMSCryptoKeyVersion", {"cryptoKey": "projects/a/locations/l/keyRings/r/cryptoKeys/k"}))
+    assert version["name"].endswith("/cryptoKeys/k/cryptoKeyVersions/1") and version["publicKeys"][0]["pem"].startswith("-----BEGIN PUBLIC KEY-----")
+    assert mocks.unanswered_invokes == []
+
+
+class _Call:
+    def __init__(self, token: str, args: dict) -> None:
+        self.token, self.args, self.provider = token, args, ""
