@@ -25,11 +25,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.lambda_package import (
+    function_log_group_and_role,
     LAMBDA_RUNTIME,
     check_log_retention,
     errors_alarm,
     function_log_group_name,
-    lambda_trust_policy,
     logs_key_statement,
     package_runtime,
     write_logs_statement,
@@ -157,21 +157,9 @@ class CredentialJanitor(pulumi.ComponentResource):
         else:
             self.kms_key_arn = pulumi.Output.from_input(args.kms_key_arn)
 
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=log_group_name,
-            kms_key_id=self.kms_key_arn,
-            retention_in_days=args.log_retention_days,
-            tags=tags,
-            opts=child,
-        )
-        role = aws.iam.Role(
-            f"{name}-role",
-            description=f"Credential janitor of zone {args.zone}: disables idle keys, schedules idle secrets for deletion",
-            assume_role_policy=lambda_trust_policy(),
-            max_session_duration=3600,
-            tags=tags,
-            opts=child,
+        log_group, role = function_log_group_and_role(
+            f"{name}-logs", f"{name}-role", log_group_name, self.kms_key_arn, args.log_retention_days,
+            f"Credential janitor of zone {args.zone}: disables idle keys, schedules idle secrets for deletion", tags, child,
         )
         region = args.region
         role_policy = aws.iam.RolePolicy(

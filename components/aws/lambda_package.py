@@ -232,6 +232,31 @@ def logs_key_statement(account: str, partition: str, region: str, log_group_name
     }
 
 
+def function_log_group_and_role(
+    log_group_resource: str,
+    role_resource: str,
+    log_group_name: str,
+    kms_key_arn: pulumi.Input[str],
+    retention_days: int,
+    role_description: str,
+    tags: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+) -> tuple[pulumi.CustomResource, pulumi.CustomResource]:
+    """A function's own encrypted log group, kept for the tier, and an execution role only Lambda can assume, with
+    sessions of at most an hour. Permissions are the caller's to attach: they differ for every function."""
+    import pulumi_aws as aws
+
+    log_group = aws.cloudwatch.LogGroup(
+        log_group_resource, name=log_group_name, kms_key_id=kms_key_arn, retention_in_days=retention_days,
+        tags=dict(tags), opts=opts,
+    )
+    role = aws.iam.Role(
+        role_resource, description=role_description, assume_role_policy=lambda_trust_policy(), max_session_duration=3600,
+        tags=dict(tags), opts=opts,
+    )
+    return log_group, role
+
+
 def write_logs_statement(log_group_arn: str) -> dict[str, Any]:
     # The group exists already (we create it), so no logs:CreateLogGroup: the function cannot make itself another.
     return {

@@ -32,11 +32,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.lambda_package import (
+    function_log_group_and_role,
     LAMBDA_RUNTIME,
     check_log_retention,
     errors_alarm,
     function_log_group_name,
-    lambda_trust_policy,
     logs_key_statement,
     package_runtime,
     write_logs_statement,
@@ -180,21 +180,9 @@ class RotatedSecret(pulumi.ComponentResource):
             # see the labels "drift" and the next update would make the placeholder AWSCURRENT again.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["secretString", "versionStages"]),
         )
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-rotation-logs",
-            name=log_group_name,
-            kms_key_id=self.kms_key_arn,
-            retention_in_days=args.log_retention_days,
-            tags=tags,
-            opts=child,
-        )
-        role = aws.iam.Role(
-            f"{name}-rotation-role",
-            description=f"Rotation function of secret {name} (zone {args.zone}): this secret only",
-            assume_role_policy=lambda_trust_policy(),
-            max_session_duration=3600,
-            tags=tags,
-            opts=child,
+        log_group, role = function_log_group_and_role(
+            f"{name}-rotation-logs", f"{name}-rotation-role", log_group_name, self.kms_key_arn, args.log_retention_days,
+            f"Rotation function of secret {name} (zone {args.zone}): this secret only", tags, child,
         )
         region = args.region
         role_policy = aws.iam.RolePolicy(

@@ -25,8 +25,8 @@ from components.aws.lambda_package import (
     LAMBDA_RUNTIME,
     check_log_retention,
     errors_alarm,
+    function_log_group_and_role,
     function_log_group_name,
-    lambda_trust_policy,
     logs_key_statement,
     package_runtime_bundle,
     write_logs_statement,
@@ -103,8 +103,9 @@ class TelemetryWatch(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs", name=log_group_name, kms_key_id=key.arn, retention_in_days=args.log_retention_days, tags=tags, opts=child
+        log_group, role = function_log_group_and_role(
+            f"{name}-logs", f"{name}-role", log_group_name, key.arn, args.log_retention_days,
+            f"Telemetry watch of zone {args.zone}: writes findings, alerts on-call", tags, child,
         )
         dead_letters = aws.sqs.Queue(
             f"{name}-dead-letters",
@@ -113,7 +114,6 @@ class TelemetryWatch(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        role = aws.iam.Role(f"{name}-role", assume_role_policy=lambda_trust_policy(), tags=tags, opts=child)
         aws.iam.RolePolicyAttachment(
             f"{name}-vpc-access", role=role.name,
             policy_arn=partition.partition.apply(lambda p: f"arn:{p}:iam::aws:policy/service-role/{VPC_ACCESS_POLICY}"), opts=child,
