@@ -24,7 +24,7 @@ RELEASE_FIELDS = ("version", "image", "rootDigest")
 
 
 class ReleaseError(Exception):
-    pass
+    """The requested release operation does not apply to this stack (no such model, no canary, no history)."""
 
 
 def _yaml() -> YAML:
