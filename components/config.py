@@ -155,6 +155,8 @@ class StackConfig:
     """The Google Cloud project (gcp stacks only)."""
     access_policy: str | None = None
     """The Access Context Manager policy (`accessPolicies/<number>`) of the VPC Service Controls perimeter (gcp)."""
+    on_call: tuple[tuple[str, str], ...] = ()
+    """Who the zone's security alarms notify: (protocol, endpoint) pairs, e.g. ("email", "secops@example.com")."""
 
 
 def parse_stack_config(raw: Mapping[str, str], stack: str) -> StackConfig:
@@ -177,6 +179,7 @@ def parse_stack_config(raw: Mapping[str, str], stack: str) -> StackConfig:
         problems.append(f"{PROJECT}:verifierImage: required when {PROJECT}:models is set (the weights verifier's image, pinned by digest)")
     trusted_builders, denied_packages = _read_supply_chain(modelfort.get("supplyChain"), bool(models), problems)
     endpoint = _read_endpoint(modelfort.get("endpoint"), bool(models) and cloud == "aws", problems)
+    on_call = _read_on_call(modelfort.get("onCall"), problems)
     access_policy = modelfort.get("accessPolicy")
     if access_policy is not None and (cloud != "gcp" or not isinstance(access_policy, str) or not re.match(r"^accessPolicies/\d+$", access_policy)):
         problems.append(f"{PROJECT}:accessPolicy: {access_policy!r} is not allowed (GCP stacks only: accessPolicies/<number>)")
@@ -188,12 +191,13 @@ def parse_stack_config(raw: Mapping[str, str], stack: str) -> StackConfig:
     assert zone and cloud and region and profile and network  # guaranteed when no problem was recorded
     return StackConfig(
         stack=stack, zone=zone, cloud=cloud, region=region, profile=profile, network=network, tags=tags, models=models,
-        verifier_image=verifier_image, endpoint=endpoint, access_policy=access_policy, trusted_builders=trusted_builders, denied_packages=denied_packages, project=project,
+        verifier_image=verifier_image, endpoint=endpoint, access_policy=access_policy, on_call=on_call, trusted_builders=trusted_builders, denied_packages=denied_packages, project=project,
     )
 
 
 MODELFORT_KEYS = (
-    "cloud", "zone", "network", "tags", "models", "verifierImage", "supplyChain", "endpoint", "accessPolicy", "waivers",
+    "cloud", "zone", "network", "tags", "models", "verifierImage", "supplyChain", "endpoint", "accessPolicy", "onCall",
+    "waivers",
 )
 
 
@@ -548,6 +552,30 @@ def _read_endpoint(value: Any, has_models: bool, problems: list[str]) -> "Endpoi
     if len(problems) > before:
         return None
     return EndpointConfig(hostname=hostname.rstrip("."), certificate_arn=certificate, clients=clients)
+
+
+ON_CALL_PROTOCOLS = {"email": re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$"), "https": re.compile(r"^https://\S+$")}
+
+
+def _read_on_call(value: Any, problems: list[str]) -> tuple[tuple[str, str], ...]:
+    prefix = f"{PROJECT}:onCall"
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        problems.append(f"{prefix}: must be a list of {{protocol: email|https, endpoint}}")
+        return ()
+    found = []
+    for index, entry in enumerate(value):
+        protocol = entry.get("protocol") if isinstance(entry, Mapping) else None
+        endpoint = entry.get("endpoint") if isinstance(entry, Mapping) else None
+        pattern = ON_CALL_PROTOCOLS.get(protocol) if isinstance(protocol, str) else None
+        if not isinstance(entry, Mapping) or set(entry) != {"protocol", "endpoint"} or pattern is None:
+            problems.append(f"{prefix}[{index}]: give exactly protocol (email or https; never plain http) and endpoint")
+        elif not isinstance(endpoint, str) or not pattern.match(endpoint):
+            problems.append(f"{prefix}[{index}].endpoint: {endpoint!r} is not a valid {protocol} endpoint")
+        else:
+            found.append((protocol, endpoint))
+    return tuple(found)
 
 
 def _read_supply_chain(value: Any, has_models: bool, problems: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:

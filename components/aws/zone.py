@@ -7,7 +7,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.aws.access_logs import AccessLogBucket, AccessLogBucketArgs
-from components.aws.alerts import SecurityAlerts, SecurityAlertsArgs
+from components.aws.alerts import AlertSubscription, SecurityAlerts, SecurityAlertsArgs
 from components.aws.credential_janitor import CredentialJanitor, CredentialJanitorArgs
 from components.aws.evidence_store import EvidenceStore, EvidenceStoreArgs
 from components.aws.guardrails import Guardrails, GuardrailsArgs, guardrail_defaults_for_tier
@@ -129,6 +129,7 @@ class AwsZone(pulumi.ComponentResource):
                 region=config.region,
                 telemetry_log_group_name=self.evidence.telemetry_log_group_name,
                 findings_log_group_name=self.evidence.findings_log_group_name,
+                subscriptions=[AlertSubscription(protocol=p, endpoint=e) for p, e in config.on_call],
                 key_rotation_days=profile.key_rotation_days,
                 tags=tags,
             ),

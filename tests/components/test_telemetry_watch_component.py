@@ -76,3 +76,12 @@ def test_a_detector_config_the_function_would_refuse_is_refused_at_construction(
         TelemetryWatchArgs(**base, detector_config={"no_such_setting": 1})
     with pytest.raises(ValueError, match="log_retention_days"):
         TelemetryWatchArgs(**{**base, "log_retention_days": 42})
+
+
+@pytest.mark.control("OB-05", "OB-06", "OB-07")
+def test_the_on_call_topic_pages_the_people_the_stack_names(production):
+    subscriptions = [r["properties"] for r in production.values() if r["type"] == "aws:sns/topicSubscription:TopicSubscription"]
+    assert {(s["protocol"], s["endpoint"]) for s in subscriptions} >= {
+        ("email", "secops-oncall@example.com"),
+        ("https", "https://events.pagerduty.example.com/integration/modelfort-production/enqueue"),
+    }

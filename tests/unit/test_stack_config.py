@@ -219,6 +219,16 @@ def test_served_models_need_an_endpoint_with_limited_clients(endpoint, expected)
     assert any(expected in p for p in problems), problems
 
 
+@pytest.mark.control("OB-05")
+def test_on_call_endpoints_are_email_or_https_only():
+    config = parse_stack_config({**VALID, "modelfort:onCall": json.dumps([{"protocol": "email", "endpoint": "secops@example.com"}])}, "p")
+    assert config.on_call == (("email", "secops@example.com"),)
+    problems = problems_for(modelfort__onCall=[{"protocol": "http", "endpoint": "http://pager.example.com"}])
+    assert any("modelfort:onCall[0]: give exactly protocol (email or https; never plain http)" in p for p in problems)
+    problems = problems_for(modelfort__onCall=[{"protocol": "email", "endpoint": "not-an-address"}])
+    assert any("modelfort:onCall[0].endpoint" in p for p in problems)
+
+
 def test_one_deployment_per_model_name():
     problems = problems_for(modelfort__models=[MODEL, {**MODEL, "version": "3.2.0"}])
     assert any("modelfort:models[1].name: 'llama-guard' is listed twice" in p for p in problems)
