@@ -30,15 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            # Only tolerate the subcommand module itself being absent (a trimmed install), never a broken import
-            # inside it: that must surface.
-            if not (module_name == error.name or module_name.startswith(f"{error.name}.")):
-                raise
-            continue
-        module.register(subparsers)
+        importlib.import_module(module_name).register(subparsers)
     return parser
 
 
