@@ -1,8 +1,8 @@
 """`modelfort sign` and `modelfort verify-weights`: argparse wiring only.
 
-Handlers import boto3 and model_signing lazily, so importing this module (which `modelfort --help` does) is cheap.
-The logic lives in `signing.run_sign` and `startup.run_verify_weights`, which take their AWS client factory as a
-parameter so tests run them against moto.
+Handlers import boto3, google-cloud-storage and model_signing lazily, so importing this module (which
+`modelfort --help` does) is cheap. The logic lives in `signing.run_sign` and `startup.run_verify_weights`, which take
+their AWS and Cloud Storage client factories as parameters so tests run them against moto and a GCS emulator.
 
 `verify-weights` deliberately has no option that weakens it: no ignore list, no symlink switch, no "warn only".
 The only tunables are operational (retry count, thread count) and bounded.
@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from modelfort.runtime.weights.aws_clients import DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_LIMIT
+from modelfort.runtime.weights.gcs_clients import RETRY_DEADLINE_S
 
 _THREADS_LIMIT = 256
 
@@ -46,7 +47,9 @@ def _register_sign(subparsers: argparse._SubParsersAction) -> None:
         "--kms-key", metavar="ARN", help="AWS KMS key (ARN, id or alias): ECC_NIST_P256, SIGN_VERIFY, ECDSA_SHA_256"
     )
     parser.add_argument(
-        "--upload", metavar="s3://BUCKET/KEY", help="also store the signature in the reference store (never overwrites)"
+        "--upload",
+        metavar="URI",
+        help="also store the signature in the reference store, s3://BUCKET/KEY or gs://BUCKET/NAME (never overwrites)",
     )
     parser.add_argument(
         "--public-key-out", type=Path, metavar="PUB.pem", help="also write the signer's public key (PEM) here"
@@ -56,7 +59,10 @@ def _register_sign(subparsers: argparse._SubParsersAction) -> None:
         type=_bounded_int(1, MAX_ATTEMPTS_LIMIT),
         default=DEFAULT_MAX_ATTEMPTS,
         metavar="N",
-        help=f"AWS attempts per request, with backoff (1-{MAX_ATTEMPTS_LIMIT}; default {DEFAULT_MAX_ATTEMPTS})",
+        help=(
+            f"AWS attempts per request, with backoff (1-{MAX_ATTEMPTS_LIMIT}; default {DEFAULT_MAX_ATTEMPTS}); "
+            f"Cloud Storage requests retry for at most {RETRY_DEADLINE_S:g} s"
+        ),
     )
     parser.set_defaults(handler=_handle_sign)
 
@@ -68,29 +74,36 @@ def _register_verify(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Verify that MODEL holds exactly the files signed in SIGNATURE, byte for byte, that the signature was made "
             "with PUBLIC_KEY, and that its root digest is the pinned one. MODEL, SIGNATURE and PUBLIC_KEY may be local "
-            "paths or s3:// locations (an s3:// MODEL is a prefix, downloaded into --download-dir). Writes exactly "
-            "one JSON line to stdout; exit code 0 only when every check passed."
+            "paths, s3:// or gs:// locations (an s3:// or gs:// MODEL is a prefix, downloaded into --download-dir). "
+            "Writes exactly one JSON line to stdout; exit code 0 only when every check passed."
         ),
         epilog="Each failure has its own exit code and `reason`; see docs/release-flow.md.",
     )
-    parser.add_argument("model", metavar="MODEL", help="model directory, or s3://BUCKET/PREFIX")
-    parser.add_argument("--signature", required=True, metavar="SIG", help="signature path or s3:// object")
+    parser.add_argument("model", metavar="MODEL", help="model directory, s3://BUCKET/PREFIX or gs://BUCKET/PREFIX")
     parser.add_argument(
-        "--public-key", required=True, metavar="PUB.pem", help="trusted public key path or s3:// object"
+        "--signature", required=True, metavar="SIG", help="signature: a path, or an s3:// or gs:// object"
+    )
+    parser.add_argument(
+        "--public-key", required=True, metavar="PUB.pem", help="trusted public key: a path, or an s3:// or gs:// object"
     )
     parser.add_argument(
         "--root-digest", required=True, metavar="HEX", help="the pinned root digest (from the stack config)"
     )
     parser.add_argument("--model-version", metavar="VERSION", help="release version, recorded in the log line")
     parser.add_argument(
-        "--download-dir", metavar="DIR", help="empty directory to download an s3:// MODEL into (required for one)"
+        "--download-dir",
+        metavar="DIR",
+        help="empty directory to download an s3:// or gs:// MODEL into (required for one)",
     )
     parser.add_argument(
         "--max-attempts",
         type=_bounded_int(1, MAX_ATTEMPTS_LIMIT),
         default=DEFAULT_MAX_ATTEMPTS,
         metavar="N",
-        help=f"S3 attempts per request, with backoff (1-{MAX_ATTEMPTS_LIMIT}; default {DEFAULT_MAX_ATTEMPTS})",
+        help=(
+            f"S3 attempts per request, with backoff (1-{MAX_ATTEMPTS_LIMIT}; default {DEFAULT_MAX_ATTEMPTS}); "
+            f"Cloud Storage requests retry for at most {RETRY_DEADLINE_S:g} s"
+        ),
     )
     parser.add_argument(
         "--threads",
@@ -103,6 +116,7 @@ def _register_verify(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _handle_sign(args: argparse.Namespace) -> int:
+    from modelfort.runtime.weights import gcs_clients
     from modelfort.runtime.weights.aws_clients import client_factory
     from modelfort.runtime.weights.signing import run_sign
 
@@ -114,10 +128,12 @@ def _handle_sign(args: argparse.Namespace) -> int:
         upload_uri=args.upload,
         public_key_out=args.public_key_out,
         client_factory=client_factory(args.max_attempts),
+        gcs_client_factory=gcs_clients.client_factory(),
     )
 
 
 def _handle_verify(args: argparse.Namespace) -> int:
+    from modelfort.runtime.weights import gcs_clients
     from modelfort.runtime.weights.aws_clients import client_factory
     from modelfort.runtime.weights.startup import VerifyRequest, run_verify_weights
 
@@ -130,7 +146,11 @@ def _handle_verify(args: argparse.Namespace) -> int:
         download_dir=args.download_dir,
         max_workers=args.threads,
     )
-    return run_verify_weights(request, client_factory=client_factory(args.max_attempts))
+    return run_verify_weights(
+        request,
+        client_factory=client_factory(args.max_attempts),
+        gcs_client_factory=gcs_clients.client_factory(),
+    )
 
 
 def _bounded_int(low: int, high: int):

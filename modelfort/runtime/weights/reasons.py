@@ -5,7 +5,14 @@ distinct, stable code, and the structured log line carries the same reason as a 
 Python (uncaught error) and argparse (usage error), so a ModelFort reason is never confused with either.
 
 Codes are grouped by where the failure was found: 1x the model tree, 2x the signature and key, 3x the pinned digest,
-4x S3, 5x signing, 70 an unexpected error (which still fails closed). Never renumber a reason: alerts match on them.
+4x S3, 5x signing, 6x Google Cloud Storage, 70 an unexpected error (which still fails closed). Never renumber a
+reason: alerts match on them.
+
+Each object store has its own group, store-specific reasons included (`s3_unsafe_key` 46 and `gcs_unsafe_name` 66,
+`s3_object_too_large` 47 and `gcs_object_too_large` 67), so the code alone says which store and which cloud's
+permissions to look at, and the S3 codes that alerts already match stay exactly as they were. Two reasons are not
+about a store and are shared: `download_dir_invalid` (48, the local directory either store downloads into) and
+`signature_exists` (53, `sign --upload` to either store).
 """
 
 from __future__ import annotations
@@ -61,6 +68,23 @@ class Reason(enum.Enum):
         54,
         "the signature cannot be written where asked (inside the model directory, or not writable)",
     )
+
+    GCS_URI_INVALID = ("gcs_uri_invalid", 60, "a gs:// location is malformed")
+    GCS_THROTTLED = ("gcs_throttled", 61, "Cloud Storage kept answering 429 until the bounded retries ran out")
+    GCS_UNAVAILABLE = (
+        "gcs_unavailable",
+        62,
+        "Cloud Storage kept failing (408/5xx, timeout, connection, token service) until the bounded retries ran out",
+    )
+    GCS_NOT_FOUND = ("gcs_not_found", 63, "the bucket, object or model prefix does not exist")
+    GCS_ACCESS_DENIED = ("gcs_access_denied", 64, "Cloud Storage refused access, or no credentials were found")
+    GCS_ERROR = ("gcs_error", 65, "Cloud Storage returned an error not covered by another reason")
+    GCS_UNSAFE_NAME = (
+        "gcs_unsafe_name",
+        66,
+        "an object name under the model prefix cannot be mapped to a safe local path",
+    )
+    GCS_OBJECT_TOO_LARGE = ("gcs_object_too_large", 67, "a signature or key object is larger than any valid one")
 
     INTERNAL_ERROR = ("internal_error", 70, "an unexpected error; the run fails closed")
 

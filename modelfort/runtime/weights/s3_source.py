@@ -1,16 +1,15 @@
 """S3 as the model store and the reference store: download a model prefix, fetch a signature or key, upload one.
 
 Everything downloaded here is untrusted until `verify` says otherwise, so this module's job is narrower than it
-looks: never write outside the download directory whatever the object keys say, never read an unbounded object into
-memory, and turn every S3 failure into a precise reason after botocore's bounded retries.
+looks: never write outside the download directory whatever the object keys say (the rules live in `object_paths`,
+shared with Cloud Storage), never read an unbounded object into memory, and turn every S3 failure into a precise
+reason after botocore's bounded retries. `S3Store` is this module seen through the `object_stores.ObjectStore`
+interface the verifier and `sign --upload` use.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,14 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from modelfort.runtime.weights.aws_clients import THROTTLING_CODES, error_code, http_status
-from modelfort.runtime.weights.model_tree import MAX_LISTED
+from modelfort.runtime.weights.object_paths import (
+    ListedObject,
+    as_prefix,
+    local_target,
+    refuse_file_directory_clashes,
+    safe_relative_path,
+)
 from modelfort.runtime.weights.reasons import Reason, WeightsError
 
 S3_SCHEME = "s3://"
 # S3 bucket naming rules (lower case, digits, dots, hyphens; 3-63 characters).
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-# Linux refuses longer path components; refusing them here gives a precise reason instead of an OSError.
-_MAX_COMPONENT_BYTES = 255
+_NOUN = "object key"
 
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "NoSuchVersion", "NotFound", "404"})
 _DENIED_CODES = frozenset(
@@ -62,15 +66,6 @@ class S3Location:
         return f"{S3_SCHEME}{self.bucket}/{self.key}"
 
 
-@dataclass(frozen=True)
-class S3Object:
-    """One object under a model prefix, with the local relative path it will be written to."""
-
-    key: str
-    relative_path: str
-    size: int
-
-
 def is_s3_uri(text: str) -> bool:
     return text.startswith(S3_SCHEME)
 
@@ -85,11 +80,6 @@ def parse_s3_uri(text: str, *, allow_empty_key: bool = False) -> S3Location:
     if not key and not allow_empty_key:
         raise WeightsError(Reason.S3_URI_INVALID, f"{text!r} names a bucket but no object key")
     return S3Location(bucket=bucket, key=key)
-
-
-def as_prefix(key: str) -> str:
-    """`models/llama/v3` -> `models/llama/v3/`: without the slash, the prefix would also match `v30/...`."""
-    return key if not key or key.endswith("/") else f"{key}/"
 
 
 def classify_s3_error(error: BaseException) -> Reason:
@@ -154,93 +144,23 @@ def fetch_object(s3: Any, location: S3Location, destination: Path, *, max_bytes:
     return len(data)
 
 
-def list_model_objects(s3: Any, location: S3Location) -> list[S3Object]:
+def list_model_objects(s3: Any, location: S3Location) -> list[ListedObject]:
     """Every object under the model prefix, each mapped to a safe relative path; refuse an empty prefix."""
     prefix = as_prefix(location.key)
-    objects: list[S3Object] = []
+    objects: list[ListedObject] = []
     with s3_errors(f"cannot list {S3_SCHEME}{location.bucket}/{prefix}"):
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=location.bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 key = item["Key"]
-                objects.append(S3Object(key=key, relative_path=safe_relative_path(key, prefix), size=int(item["Size"])))
+                relative = safe_relative_path(key, prefix, unsafe=Reason.S3_UNSAFE_KEY, noun=_NOUN)
+                objects.append(ListedObject(name=key, relative_path=relative, size=int(item["Size"])))
     if not objects:
         raise WeightsError(Reason.S3_NOT_FOUND, f"no objects under {S3_SCHEME}{location.bucket}/{prefix}")
-    _refuse_file_directory_clashes(objects)
+    refuse_file_directory_clashes(objects, unsafe=Reason.S3_UNSAFE_KEY, noun=_NOUN)
     return objects
 
 
-def safe_relative_path(key: str, prefix: str) -> str:
-    """The local path (relative, POSIX) for `key`, or a failure if the key could escape or alias another path.
-
-    Keys are attacker-influenced input: `..`, empty or `.` segments, a leading slash, a trailing slash (a "folder"
-    marker, which would become a directory the signature never mentions) or NUL are all refused rather than
-    normalised, because normalising is how two keys end up on one path.
-    """
-    relative = key[len(prefix) :]
-    segments = relative.split("/")
-    problem = None
-    if not key.startswith(prefix):
-        problem = "is not under the model prefix"
-    elif not relative:
-        problem = "is the prefix itself"
-    elif "\x00" in relative:
-        problem = "contains NUL"
-    elif any(segment in ("", ".", "..") for segment in segments):
-        problem = "has an empty, '.' or '..' path segment (or a leading/trailing slash)"
-    elif any(len(segment.encode("utf-8")) > _MAX_COMPONENT_BYTES for segment in segments):
-        problem = f"has a path segment longer than {_MAX_COMPONENT_BYTES} bytes"
-    if problem:
-        raise WeightsError(Reason.S3_UNSAFE_KEY, f"object key {key!r} {problem}", key=key)
-    return relative
-
-
-def _refuse_file_directory_clashes(objects: list[S3Object]) -> None:
-    """`a` and `a/b` cannot both be written; refuse up front instead of failing halfway through a download."""
-    files = {item.relative_path for item in objects}
-    directories = {
-        "/".join(item.relative_path.split("/")[:depth])
-        for item in objects
-        for depth in range(1, item.relative_path.count("/") + 1)
-    }
-    clashes = sorted(files & directories)
-    if clashes:
-        raise WeightsError(
-            Reason.S3_UNSAFE_KEY,
-            f"object key(s) used both as a file and as a directory: {', '.join(clashes[:MAX_LISTED])}",
-        )
-
-
-def prepare_download_dir(download_dir: Path) -> Path:
-    """Create the download directory, or accept an existing one only if it is a real, empty directory.
-
-    Empty matters: a leftover file would either be overwritten silently or, worse, be verified as part of a model
-    it never belonged to. The caller clears the directory after a failed run, so a retry starts empty again.
-    """
-    try:
-        mode = os.lstat(download_dir).st_mode
-    except FileNotFoundError:
-        try:
-            download_dir.mkdir(parents=True, mode=0o750)
-        except OSError as error:
-            raise WeightsError(
-                Reason.DOWNLOAD_DIR_INVALID, f"cannot create {str(download_dir)!r}: {error.strerror}"
-            ) from error
-        return download_dir
-    except OSError as error:
-        raise WeightsError(
-            Reason.DOWNLOAD_DIR_INVALID, f"cannot read {str(download_dir)!r}: {error.strerror}"
-        ) from error
-    if not stat.S_ISDIR(mode):
-        raise WeightsError(Reason.DOWNLOAD_DIR_INVALID, f"{str(download_dir)!r} is not a directory (or is a symlink)")
-    if any(download_dir.iterdir()):
-        raise WeightsError(
-            Reason.DOWNLOAD_DIR_INVALID,
-            f"{str(download_dir)!r} is not empty; the verifier only downloads into an empty directory",
-        )
-    return download_dir
-
-
-def download_model(s3: Any, location: S3Location, download_dir: Path) -> list[S3Object]:
+def download_model(s3: Any, location: S3Location, download_dir: Path) -> list[ListedObject]:
     """Download every object under the model prefix into `download_dir` (which must be empty)."""
     from boto3.s3.transfer import TransferConfig
 
@@ -252,20 +172,10 @@ def download_model(s3: Any, location: S3Location, download_dir: Path) -> list[S3
         use_threads=True,
     )
     for item in objects:
-        target = download_dir.joinpath(*item.relative_path.split("/"))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with s3_errors(f"cannot download {S3_SCHEME}{location.bucket}/{item.key}"):
-            s3.download_file(location.bucket, item.key, str(target), Config=transfer)
+        target = local_target(download_dir, item)
+        with s3_errors(f"cannot download {S3_SCHEME}{location.bucket}/{item.name}"):
+            s3.download_file(location.bucket, item.name, str(target), Config=transfer)
     return objects
-
-
-def clear_directory(directory: Path) -> None:
-    """Delete everything inside `directory` (not the directory itself, which may be a mounted volume)."""
-    for child in directory.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child)
-        else:
-            child.unlink()
 
 
 def upload_signature(s3: Any, location: S3Location, body: bytes) -> None:
@@ -299,3 +209,21 @@ def _too_large(location: S3Location, size: int, limit: int) -> WeightsError:
     return WeightsError(
         Reason.S3_OBJECT_TOO_LARGE, f"{location.uri} is {size} bytes or more; no valid one exceeds {limit} bytes"
     )
+
+
+class S3Store:
+    """S3 behind the `object_stores.ObjectStore` interface; `s3` is a boto3 S3 client with bounded retries."""
+
+    scheme = S3_SCHEME
+
+    def __init__(self, s3: Any) -> None:
+        self._s3 = s3
+
+    def fetch_object(self, uri: str, destination: Path, *, max_bytes: int) -> int:
+        return fetch_object(self._s3, parse_s3_uri(uri), destination, max_bytes=max_bytes)
+
+    def download_prefix(self, uri: str, download_dir: Path) -> list[ListedObject]:
+        return download_model(self._s3, parse_s3_uri(uri, allow_empty_key=True), download_dir)
+
+    def upload_new(self, uri: str, body: bytes) -> None:
+        upload_signature(self._s3, parse_s3_uri(uri), body)

@@ -2,7 +2,8 @@
 
 The signature is the library's OMS bundle (model_signing's own EC-key signer, or `KmsSigner` which builds the same
 bundle). Before anything is written, the new signature is put through the same `authenticate_signature` the
-startup verifier runs, so a release can never publish a signature its own verifier would refuse.
+startup verifier runs, so a release can never publish a signature its own verifier would refuse. It is written to a
+new file and, with `--upload`, to a new object in the reference store (`s3://` or `gs://`; never over an existing one).
 
 This uses two names from `model_signing._signing` (`Payload` and the EC-key `Signer`) because the public
 `model_signing.signing.Config` can neither take a custom (KMS) signer nor return the root digest to pin. The
@@ -24,6 +25,7 @@ from model_signing._signing import sign_ec_key
 from model_signing._signing import signing as oms_signing
 
 from modelfort.runtime.weights.aws_clients import ClientFactory, region_of_kms_key
+from modelfort.runtime.weights.gcs_clients import GcsClientFactory
 from modelfort.runtime.weights.hashing_policy import hash_model_dir
 from modelfort.runtime.weights.model_tree import scan_model_tree
 from modelfort.runtime.weights.reasons import Reason, WeightsError
@@ -132,15 +134,19 @@ def run_sign(
     upload_uri: str | None,
     public_key_out: Path | None,
     client_factory: ClientFactory,
+    gcs_client_factory: GcsClientFactory | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
     max_workers: int | None = None,
 ) -> int:
     """`modelfort sign`: sign, write, optionally upload; print the root digest (hex) alone on stdout.
 
-    Stdout carries only the digest so a pipeline can capture it (`DIGEST=$(modelfort sign ...)`) and pin it.
+    `upload_uri` may be `s3://` (uploaded with an AWS client from `client_factory`) or `gs://` (with the Cloud
+    Storage connection from `gcs_client_factory`); it is checked before anything is signed, and the upload never
+    replaces an existing object. Stdout carries only the digest so a pipeline can capture it
+    (`DIGEST=$(modelfort sign ...)`) and pin it.
     """
-    from modelfort.runtime.weights import s3_source
+    from modelfort.runtime.weights import object_stores
 
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
@@ -151,19 +157,21 @@ def run_sign(
         for path in (signature_path, public_key_out):
             if path is not None and (path.exists() or path.is_symlink()):
                 raise WeightsError(Reason.SIGNATURE_EXISTS, f"{str(path)!r} already exists; refusing to overwrite it")
-        upload = s3_source.parse_s3_uri(upload_uri) if upload_uri else None
+        if upload_uri:
+            object_stores.check_location(upload_uri)
         signer = _make_signer(private_key_path, kms_key_id, client_factory)
         signed = sign_model(model_dir, signer, max_workers=max_workers)
         write_new_file(signature_path, signed.bundle_json)
         if public_key_out is not None:
             write_new_file(public_key_out, signed.public_key_pem)
-        if upload is not None:
-            s3_source.upload_signature(client_factory("s3", None), upload, signed.bundle_json)
+        if upload_uri:
+            stores = object_stores.Stores(aws_client_factory=client_factory, gcs_client_factory=gcs_client_factory)
+            stores.for_location(upload_uri).upload_new(upload_uri, signed.bundle_json)
     except WeightsError as error:
         print(f"modelfort sign: {error.reason.code}: {error.detail}", file=stderr)
         return error.reason.exit_code
     print(signed.root_digest, file=stdout)
-    where = f" and uploaded to {upload.uri}" if upload is not None else ""
+    where = f" and uploaded to {upload_uri}" if upload_uri else ""
     print(
         f"modelfort sign: signed {signed.files} file(s), {signed.total_bytes} bytes; signature written to "
         f"{signature_path}{where}; pin root digest {signed.root_digest}",

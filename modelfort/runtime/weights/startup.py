@@ -1,9 +1,10 @@
 """One `verify-weights` run, as the init container runs it: fetch, verify, log one JSON line, exit.
 
-Inputs may be local paths or `s3://` locations (model prefix, signature, public key). The signature and the key are
-fetched and checked first (signature valid, root digest pinned), so a rollback or a wrong key fails before any
-weights are downloaded. A model in S3 is downloaded into an empty directory and verified there; if the run fails,
-that directory is emptied again, so nothing unverified is left for a model server to load.
+Inputs may be local paths, `s3://` or `gs://` locations (model prefix, signature, public key), mixed freely (see
+`object_stores` for why mixing adds no trust). The signature and the key are fetched first, each refused if larger
+than any valid one, and checked (signature valid, root digest pinned), so a rollback or a wrong key fails before any
+weights are downloaded. A model in an object store is downloaded into an empty directory and verified there; if the
+run fails, that directory is emptied again, so nothing unverified is left for a model server to load.
 
 Logging contract: every run writes exactly one JSON object, on one line, to stdout, and nothing else to stdout.
 Stderr is used only for a traceback when an unexpected exception occurs (the run still fails closed) and for
@@ -23,9 +24,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from modelfort.runtime.weights import s3_source
+from modelfort.runtime.weights import object_paths, object_stores
 from modelfort.runtime.weights.aws_clients import ClientFactory
+from modelfort.runtime.weights.gcs_clients import GcsClientFactory
 from modelfort.runtime.weights.model_tree import scan_model_tree
+from modelfort.runtime.weights.object_stores import Stores
 from modelfort.runtime.weights.reasons import Reason, WeightsError
 from modelfort.runtime.weights.verify import (
     MAX_PUBLIC_KEY_BYTES,
@@ -42,7 +45,7 @@ CONTROLS = ("WP-05", "WP-06", "ST-01", "ST-07", "OB-04")
 
 @dataclass(frozen=True)
 class VerifyRequest:
-    """What to verify. Each of `model`, `signature`, `public_key` is a local path or an `s3://` location."""
+    """What to verify. Each of `model`, `signature`, `public_key` is a local path, an `s3://` or a `gs://` location."""
 
     model: str
     signature: str
@@ -65,7 +68,7 @@ class RunRecord:
     detail: str | None
     model: str
     model_version: str | None
-    model_dir: str | None  # where the verified files are (the download directory for an S3 model)
+    model_dir: str | None  # where the verified files are (the download directory for a model in an object store)
     signature: str
     public_key: str
     pinned_root_digest: str
@@ -82,21 +85,25 @@ class RunRecord:
 def run_verify_weights(
     request: VerifyRequest,
     *,
-    client_factory: ClientFactory,
+    client_factory: ClientFactory | None,
+    gcs_client_factory: GcsClientFactory | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> int:
     """Verify, write the log line, return the exit code (0 only when the model is exactly the pinned release).
 
-    `stdout`/`stderr` default to the streams current at call time (so redirection, and pytest's capture, apply).
+    `client_factory` builds AWS clients, `gcs_client_factory` the Cloud Storage connection; each is called only if a
+    location is in that cloud (the CLI passes both production factories; a run without one fails closed if it needs
+    it). `stdout`/`stderr` default to the streams current at call time (so redirection, and pytest's capture, apply).
     """
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     started = clock()
     record = _new_record(request)
     try:
-        _verify(request, client_factory, record)
+        stores = Stores(aws_client_factory=client_factory, gcs_client_factory=gcs_client_factory)
+        _verify(request, stores, record)
         record.outcome, record.reason, record.exit_code = "verified", None, 0
     except WeightsError as error:
         _reject(record, error.reason, error.detail, error.context)
@@ -115,43 +122,43 @@ def emit(record: RunRecord, stream: TextIO) -> None:
     stream.flush()
 
 
-def _verify(request: VerifyRequest, client_factory: ClientFactory, record: RunRecord) -> None:
+def _verify(request: VerifyRequest, stores: Stores, record: RunRecord) -> None:
     pinned = parse_root_digest(request.root_digest)
     record.pinned_root_digest = pinned
-    model_in_s3 = s3_source.is_s3_uri(request.model)
-    _check_download_dir_use(request, model_in_s3)
-    uses_s3 = any(s3_source.is_s3_uri(text) for text in (request.model, request.signature, request.public_key))
-    s3 = client_factory("s3", None) if uses_s3 else None
+    model_scheme = object_stores.scheme_of(request.model)
+    _check_download_dir_use(request, model_scheme)
     with tempfile.TemporaryDirectory(prefix="modelfort-verify-") as scratch:
-        signature_path = _local_copy(request.signature, s3, Path(scratch, "model.sig"), MAX_SIGNATURE_BYTES)
-        public_key_path = _local_copy(request.public_key, s3, Path(scratch, "trusted.pub"), MAX_PUBLIC_KEY_BYTES)
+        signature_path = _local_copy(request.signature, stores, Path(scratch, "model.sig"), MAX_SIGNATURE_BYTES)
+        public_key_path = _local_copy(request.public_key, stores, Path(scratch, "trusted.pub"), MAX_PUBLIC_KEY_BYTES)
         try:
             signed = authenticate_signature(signature_path, public_key_path, pinned)
         except WeightsError as error:
             record.root_digest = error.context.get("signed_root_digest")
             raise
     _record_signed(record, signed)
-    if model_in_s3:
-        _verify_s3_model(request, s3, signed, record)
+    if model_scheme is not None:
+        _verify_remote_model(request, stores.for_location(request.model), signed, record)
     else:
         _verify_local_model(Path(request.model), signed, request.max_workers, record)
 
 
-def _check_download_dir_use(request: VerifyRequest, model_in_s3: bool) -> None:
-    if model_in_s3 and not request.download_dir:
-        raise WeightsError(Reason.DOWNLOAD_DIR_INVALID, "--download-dir is required when MODEL is an s3:// prefix")
-    if not model_in_s3 and request.download_dir:
+def _check_download_dir_use(request: VerifyRequest, model_scheme: str | None) -> None:
+    if model_scheme is not None and not request.download_dir:
+        raise WeightsError(
+            Reason.DOWNLOAD_DIR_INVALID, "--download-dir is required when MODEL is an s3:// or gs:// prefix"
+        )
+    if model_scheme is None and request.download_dir:
         raise WeightsError(
             Reason.DOWNLOAD_DIR_INVALID,
-            "--download-dir applies only to an s3:// MODEL; a local MODEL is verified in place",
+            "--download-dir applies only to an s3:// or gs:// MODEL; a local MODEL is verified in place",
         )
 
 
-def _local_copy(location: str, s3: Any, scratch_path: Path, max_bytes: int) -> Path:
+def _local_copy(location: str, stores: Stores, scratch_path: Path, max_bytes: int) -> Path:
     """A local path for a signature or key: the path itself, or a bounded download into the scratch directory."""
-    if not s3_source.is_s3_uri(location):
+    if object_stores.scheme_of(location) is None:
         return Path(location)
-    s3_source.fetch_object(s3, s3_source.parse_s3_uri(location), scratch_path, max_bytes=max_bytes)
+    stores.for_location(location).fetch_object(location, scratch_path, max_bytes=max_bytes)
     return scratch_path
 
 
@@ -162,12 +169,14 @@ def _verify_local_model(model_dir: Path, signed: SignedManifest, max_workers: in
     verify_model_tree(model_dir, signed, max_workers=max_workers, tree=tree)
 
 
-def _verify_s3_model(request: VerifyRequest, s3: Any, signed: SignedManifest, record: RunRecord) -> None:
+def _verify_remote_model(
+    request: VerifyRequest, store: object_stores.ObjectStore, signed: SignedManifest, record: RunRecord
+) -> None:
     """Download into an empty directory and verify there; on any failure, leave the directory empty."""
-    location = s3_source.parse_s3_uri(request.model, allow_empty_key=True)
-    download_dir = s3_source.prepare_download_dir(Path(request.download_dir))
+    object_stores.check_location(request.model, prefix=True)  # a malformed location creates no directory
+    download_dir = object_paths.prepare_download_dir(Path(request.download_dir))
     try:
-        s3_source.download_model(s3, location, download_dir)
+        store.download_prefix(request.model, download_dir)
         _verify_local_model(download_dir, signed, request.max_workers, record)
     except BaseException as error:
         _discard_download(download_dir, record, error)
@@ -176,7 +185,7 @@ def _verify_s3_model(request: VerifyRequest, s3: Any, signed: SignedManifest, re
 
 def _discard_download(download_dir: Path, record: RunRecord, error: BaseException) -> None:
     try:
-        s3_source.clear_directory(download_dir)
+        object_paths.clear_directory(download_dir)
         record.evidence["download_dir_cleared"] = True
     except OSError as cleanup_error:
         # Still fails closed (the caller re-raises); the log says the directory needs attention.
