@@ -25,7 +25,7 @@ from components.config import StackConfig
 from components.k8s.gpu_runtime import GpuRuntime, GpuRuntimeArgs
 from components.k8s.image_admission import ImageAdmission, ImageAdmissionArgs
 from components.k8s.namespace import HardenedNamespace, HardenedNamespaceArgs
-from components.k8s.serving import ModelServing, ModelServingArgs
+from components.k8s.serving import EksPlatform, ModelServing, ModelServingArgs
 
 MODELS_NAMESPACE = "models"
 SERVING_PORT = 8000
@@ -274,8 +274,7 @@ class AwsZone(pulumi.ComponentResource):
                     reference_bucket=self.reference_store.bucket_name,
                     namespace=namespace.namespace_name,
                     verifier_image=config.verifier_image,
-                    irsa_role_arn=role.arn,
-                    aws_region=config.region,
+                    platform=EksPlatform(verifier_role_arn=role.arn, region=config.region),
                     # Bottlerocket confines containers with SELinux and has no AppArmor: the stack waives the
                     # AppArmor rule for these pods with that reason, and seccomp stays on.
                     disable_apparmor=True,

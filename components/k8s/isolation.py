@@ -45,6 +45,10 @@ LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-
 LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 # Instance metadata (node credentials) and link-local services must stay out of reach of every pod.
 LINK_LOCAL = ipaddress.ip_network("169.254.0.0/16")
+GKE_METADATA_SERVER = (("169.254.169.254/32", 80), ("169.254.169.252/32", 988))
+"""Where pods reach the GKE metadata server, which hands out Workload Identity tokens: the metadata address (Dataplane
+V2 redirects it to the server) and the server's own port. With GKE_METADATA on every node pool it never serves the
+node's credentials. The policy pack keeps its own copy (k8s-egress-no-link-local)."""
 
 
 def pod_security_labels(level: str) -> dict[str, str]:

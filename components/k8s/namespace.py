@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 
 from components.k8s.isolation import (
     COMPONENT_LABEL,
+    GKE_METADATA_SERVER,
     GPU_RESOURCE,
     MANAGED_BY,
     MANAGED_BY_LABEL,
@@ -91,10 +92,10 @@ class HardenedNamespaceArgs:
     name: str
     """The namespace's name (a DNS label). Named explicitly, not auto-named, so policies and selectors can refer to it."""
     ingress_sources: Sequence[IngressSource] = ()
+    """Who may reach the model servers (pods labelled app.kubernetes.io/component=model-server). Defaults to nobody."""
     load_balancer_cidrs: Sequence[str] = ()
     """Subnets of an internal load balancer that sends traffic straight to model-server pod IPs (the zone's private
     API path), admitted on the serving port only. Defaults to none. /0-like and link-local ranges are refused."""
-    """Who may reach the model servers (pods labelled app.kubernetes.io/component=model-server). Defaults to nobody."""
     https_egress_cidrs: Sequence[str] = ()
     """Where pods may open HTTPS connections: the zone's VPC CIDR (interface endpoints, STS, the API server) and the
     S3 gateway prefix-list CIDRs. Defaults to none. /0-like ranges and link-local (instance metadata) are refused."""
@@ -102,6 +103,11 @@ class HardenedNamespaceArgs:
     """Let pods query the cluster DNS (kube-dns in kube-system, port 53) and nothing else. Defaults to False (NB-04:
     DNS blocked unless required). ModelServing's weight verifier needs it to resolve S3 and STS; the queries still
     pass the zone's DNS firewall."""
+    allow_gke_metadata_server: bool = False
+    """Let model-server pods reach the GKE metadata server (169.254.169.254:80, 169.254.169.252:988), which is how
+    Workload Identity gives the weight verifier its token on GKE. Defaults to False. Only for GKE clusters whose node
+    pools all run GKE_METADATA (the server then hides the node's own credentials); anywhere else that address is the
+    node's instance metadata, and the policy k8s-egress-no-link-local blocks it unless the stack waives it."""
     quota: NamespaceQuota = field(default_factory=NamespaceQuota)
     """Totals and container defaults for CPU, memory, GPUs and pods. Defaults to NamespaceQuota()."""
     deny_interactive_access: bool = True
@@ -150,6 +156,19 @@ class HardenedNamespace(pulumi.ComponentResource):
             allow_dns(name, ns, labels, child)
         if args.https_egress_cidrs:
             allow_https_egress(name, ns, args.https_egress_cidrs, labels, child)
+        if args.allow_gke_metadata_server:
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-allow-gke-metadata",
+                metadata={"name": "allow-egress-to-gke-metadata-server", "namespace": ns, "labels": dict(labels)},
+                spec={
+                    # Model-server pods only: their verifier reads the release with the pod's Workload Identity.
+                    "pod_selector": {"match_labels": {COMPONENT_LABEL: MODEL_SERVER_COMPONENT}},
+                    "policy_types": ["Egress"],
+                    "egress": [{"to": [{"ip_block": {"cidr": cidr}}], "ports": [{"protocol": "TCP", "port": port}]}
+                               for cidr, port in GKE_METADATA_SERVER],
+                },
+                opts=child,
+            )
         for index, source in enumerate(args.ingress_sources):
             self._allow_ingress(name, index, ns, source, labels, child)
         if args.load_balancer_cidrs:

@@ -3,7 +3,8 @@
 Controls: RI-02..RI-05 (read-only root, non-root, no capabilities or privilege escalation, seccomp and AppArmor),
 RI-06 (GPUs only through `nvidia.com/gpu` limits on a GPU RuntimeClass), RI-08 (one model per Deployment, one server
 per pod), RI-09 (no host namespaces, no shared process namespace), WP-02/WP-05/ST-01 (an init container verifies the
-weights' signature and pinned root digest into an emptyDir the server mounts read-only), SC-02 (secrets as files,
+weights' signature and pinned root digest into an emptyDir the server mounts read-only; it reads S3 through IRSA on EKS
+and Cloud Storage through Workload Identity on GKE, see `EksPlatform` and `GkePlatform`), SC-02 (secrets as files,
 never environment variables), ST-05 (images pinned by digest), RC-09/RC-10/RC-11 (token and timeout limits passed to
 the server; requests and limits on every container), DP-10 (PodDisruptionBudget, RollingUpdate maxUnavailable 0),
 DP-11 (a canary Deployment behind the same Service), DP-12 (rollback: drop the canary, see docs/kubernetes.md).
@@ -24,7 +25,6 @@ from components.k8s.isolation import (
     COMPONENT_LABEL,
     GPU_RESOURCE,
     GPU_TAINT_KEY,
-    GPU_TAINT_VALUE,
     MANAGED_BY,
     MANAGED_BY_LABEL,
     MODEL_LABEL,
@@ -37,8 +37,12 @@ from components.k8s.namespace import QUANTITY, SERVING_PORT
 
 DIGEST_IMAGE = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$")
 HEX_DIGEST = re.compile(r"^[0-9a-f]{64}$")
-S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$")
+STORE_URI = {
+    "s3": re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$"),
+    "gs": re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[^\s]*)?$"),
+}
 AWS_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+GCP_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 SECRET_FILE_PATH = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 
@@ -76,6 +80,56 @@ class SecretFile:
             raise ValueError(f"SecretFile.path: {self.path!r} must be a relative path without '..'")
 
 
+@dataclass(frozen=True, kw_only=True)
+class EksPlatform:
+    """Serving on EKS: weights in S3, read by the verifier alone through IRSA, GPUs through GpuRuntime's RuntimeClass.
+
+    The verifier container gets a projected token for `sts.amazonaws.com` and the role's ARN; the server container
+    gets neither (and the pod-identity webhook is told to skip it), so the model server holds no AWS credentials.
+    """
+
+    verifier_role_arn: pulumi.Input[str]
+    """The IAM role (IRSA) the verifier assumes to read its release's weights, signature and key, nothing else."""
+    region: str
+    """Region of the buckets and of the regional STS endpoint."""
+
+    scheme = "s3"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.region, str) or not AWS_REGION.match(self.region):
+            raise ValueError(f"EksPlatform.region: {self.region!r} is not an AWS region name")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GkePlatform:
+    """Serving on GKE: weights in Cloud Storage, read through Workload Identity; GKE installs and patches the GPU driver
+    and device plugin, so no GPU Operator and no RuntimeClass are needed.
+
+    The pod's Kubernetes service account is itself the IAM principal (Workload Identity Federation for GKE:
+    `principal://.../subject/ns/<namespace>/sa/<model>`), granted read on its own release only, and the GKE metadata
+    server hands out its tokens. The metadata server answers every container of the pod, so unlike on EKS the server
+    container could obtain the same read-only token: the grant's narrowness (this release's objects, the signature and
+    the public key) is what bounds it. The namespace must let the pods reach the metadata server
+    (`HardenedNamespaceArgs.allow_gke_metadata_server`).
+    """
+
+    project: str
+    """The project the buckets bill to and the verifier's client names (GOOGLE_CLOUD_PROJECT)."""
+    service_account_email: pulumi.Input[str] | None = None
+    """Act as this IAM service account instead of the Kubernetes service account's own principal (the
+    `iam.gke.io/gcp-service-account` annotation; the account must grant the principal roles/iam.workloadIdentityUser).
+    Defaults to None: the direct principal, which needs no service account at all."""
+
+    scheme = "gs"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.project, str) or not GCP_PROJECT.match(self.project):
+            raise ValueError(f"GkePlatform.project: {self.project!r} is not a Google Cloud project ID")
+
+
+ServingPlatform = EksPlatform | GkePlatform
+
+
 def split_replicas(replicas: int, canary_percent: int) -> tuple[int, int]:
     """(stable, canary) replica counts for a canary that should get `canary_percent` of the traffic.
 
@@ -103,22 +157,21 @@ class ModelServingArgs:
     verifier_image: str
     """The image holding `modelfort verify-weights`, pinned by digest."""
     weights_uri: pulumi.Input[str]
-    """s3://BUCKET/models/<name>/<version>: the release's weights prefix."""
+    """s3://BUCKET/models/<name>/<version> (EKS) or gs://... (GKE): the release's weights prefix."""
     signature_uri: pulumi.Input[str]
-    """s3://BUCKET/signatures/<name>/<version>.sig in the reference store."""
+    """s3:// or gs://BUCKET/signatures/<name>/<version>.sig in the reference store."""
     public_key_uri: pulumi.Input[str]
-    """s3://BUCKET/keys/release.pub.pem: the key releases are signed with."""
-    irsa_role_arn: pulumi.Input[str]
-    """The IAM role (IRSA) the verifier assumes to read the weights, signature and key. The model server gets no AWS
-    credentials at all."""
-    aws_region: str
-    """Region of the buckets and of the regional STS endpoint."""
+    """s3:// or gs://BUCKET/keys/release.pub.pem: the key releases are signed with."""
+    platform: ServingPlatform
+    """Where the pods run and how the verifier reads the store: EksPlatform (S3 through IRSA) or GkePlatform (Cloud
+    Storage through Workload Identity). Every URI must use the platform's scheme."""
     canary_weights_uri: pulumi.Input[str] | None = None
     """The canary release's weights prefix; required when the release has a canary."""
     canary_signature_uri: pulumi.Input[str] | None = None
     """The canary release's signature; required when the release has a canary."""
     runtime_class_name: pulumi.Input[str] | None = "modelfort-nvidia"
-    """GpuRuntime's RuntimeClass, for releases with GPUs. Defaults to 'modelfort-nvidia'."""
+    """The pods' RuntimeClass when the release has GPUs: GpuRuntime's on EKS (required there). On GKE, None (GKE's own
+    driver and device plugin) or 'gvisor' for GKE Sandbox. Defaults to 'modelfort-nvidia'."""
     secret_files: Sequence[SecretFile] = ()
     """Secrets the server reads, mounted read-only as files from a projected volume. Defaults to none."""
     secret_provider_class: str | None = None
@@ -171,14 +224,18 @@ class ModelServingArgs:
             split_replicas(release.replicas, canary.percent)
         elif self.canary_weights_uri is not None or self.canary_signature_uri is not None:
             raise ValueError("ModelServingArgs.canary_weights_uri/canary_signature_uri: only with a canary release")
+        if not isinstance(self.platform, (EksPlatform, GkePlatform)):
+            raise ValueError("ModelServingArgs.platform: give an EksPlatform or a GkePlatform")
+        scheme = self.platform.scheme
         for key in ("weights_uri", "signature_uri", "public_key_uri", "canary_weights_uri", "canary_signature_uri"):
             value = getattr(self, key)
-            if isinstance(value, str) and not S3_URI.match(value):
-                raise ValueError(f"ModelServingArgs.{key}: {value!r} is not an s3://bucket/key location")
-        if release.gpus > 0 and not self.runtime_class_name:
-            raise ValueError("ModelServingArgs.runtime_class_name: a release with GPUs needs the GPU RuntimeClass")
-        if not AWS_REGION.match(self.aws_region):
-            raise ValueError(f"ModelServingArgs.aws_region: {self.aws_region!r} is not an AWS region name")
+            if isinstance(value, str) and not STORE_URI[scheme].match(value):
+                raise ValueError(
+                    f"ModelServingArgs.{key}: {value!r} is not a {scheme}://bucket/key location "
+                    f"({type(self.platform).__name__} reads {scheme}:// only)"
+                )
+        if release.gpus > 0 and isinstance(self.platform, EksPlatform) and not self.runtime_class_name:
+            raise ValueError("ModelServingArgs.runtime_class_name: on EKS a release with GPUs needs GpuRuntime's RuntimeClass")
         if isinstance(self.port, bool) or not 1024 <= self.port <= 65535:
             # Below 1024 a non-root server would need NET_BIND_SERVICE.
             raise ValueError(f"ModelServingArgs.port: {self.port!r} must be 1024-65535 (the server runs without capabilities)")
@@ -209,21 +266,26 @@ class ModelServingArgs:
         public_key_key: str = "keys/release.pub.pem",
         **kwargs,
     ) -> "ModelServingArgs":
-        """Build the S3 locations the way docs/release-flow.md lays them out, so they cannot drift from the pin:
-        weights under models/<name>/<version>/, the signature at signatures/<name>/<version>.sig."""
+        """Build the store locations the way docs/release-flow.md lays them out, so they cannot drift from the pin:
+        weights under models/<name>/<version>/, the signature at signatures/<name>/<version>.sig. The scheme is the
+        platform's (`platform=` is required): s3:// on EKS, gs:// on GKE."""
+        platform = kwargs.get("platform")
+        if not isinstance(platform, (EksPlatform, GkePlatform)):
+            raise ValueError("ModelServingArgs.platform: give an EksPlatform or a GkePlatform")
+        root = f"{platform.scheme}://"
 
         def weights(version: str) -> pulumi.Output[str]:
-            return pulumi.Output.concat("s3://", weights_bucket, f"/models/{release.name}/{version}")
+            return pulumi.Output.concat(root, weights_bucket, f"/models/{release.name}/{version}")
 
         def signature(version: str) -> pulumi.Output[str]:
-            return pulumi.Output.concat("s3://", reference_bucket, f"/signatures/{release.name}/{version}.sig")
+            return pulumi.Output.concat(root, reference_bucket, f"/signatures/{release.name}/{version}.sig")
 
         canary = release.canary
         return cls(
             release=release,
             weights_uri=weights(release.version),
             signature_uri=signature(release.version),
-            public_key_uri=pulumi.Output.concat("s3://", reference_bucket, f"/{public_key_key}"),
+            public_key_uri=pulumi.Output.concat(root, reference_bucket, f"/{public_key_key}"),
             canary_weights_uri=weights(canary.version) if canary else None,
             canary_signature_uri=signature(canary.version) if canary else None,
             **kwargs,
@@ -266,10 +328,7 @@ class ModelServing(pulumi.ComponentResource):
                 "name": model,
                 "namespace": args.namespace,
                 "labels": self._labels,
-                "annotations": {
-                    "eks.amazonaws.com/role-arn": args.irsa_role_arn,
-                    "eks.amazonaws.com/sts-regional-endpoints": "true",
-                },
+                "annotations": _identity_annotations(args.platform),
             },
             # No API token in any pod of this account, whatever a pod spec says (the pod spec also says false).
             automount_service_account_token=False,
@@ -348,15 +407,18 @@ class ModelServing(pulumi.ComponentResource):
             "template": {
                 "metadata": {
                     "labels": {**self._track_labels(track), COMPONENT_LABEL: MODEL_SERVER_COMPONENT},
-                    "annotations": {
-                        # The EKS pod-identity webhook must not hand the server container AWS credentials: only the
-                        # verifier reads S3.
-                        "eks.amazonaws.com/skip-containers": SERVER_CONTAINER,
-                    },
+                    **self._pod_annotations(),
                 },
                 "spec": self._pod_spec(track, service_account),
             },
         }
+
+    def _pod_annotations(self) -> dict:
+        if isinstance(self._args.platform, EksPlatform):
+            # The EKS pod-identity webhook must not hand the server container AWS credentials: only the verifier
+            # reads S3.
+            return {"annotations": {"eks.amazonaws.com/skip-containers": SERVER_CONTAINER}}
+        return {}
 
     def _pod_spec(self, track: _Track, service_account: pulumi.Input[str]) -> dict:
         args = self._args
@@ -386,8 +448,11 @@ class ModelServing(pulumi.ComponentResource):
             ],
         }
         if release.gpus > 0:
-            spec["runtime_class_name"] = args.runtime_class_name
-            spec["tolerations"] = [{"key": GPU_TAINT_KEY, "operator": "Equal", "value": GPU_TAINT_VALUE, "effect": "NoSchedule"}]
+            if args.runtime_class_name:
+                spec["runtime_class_name"] = args.runtime_class_name
+            # Any value of the GPU taint: GpuNodePool taints EKS nodes nvidia.com/gpu=true, GKE taints its GPU pools
+            # nvidia.com/gpu=present.
+            spec["tolerations"] = [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}]
         if args.node_selector:
             spec["node_selector"] = dict(args.node_selector)
         return spec
@@ -435,14 +500,7 @@ class ModelServing(pulumi.ComponentResource):
                 "--model-version", track.version,
                 "--download-dir", MODEL_DIR,
             ],
-            "env": [
-                # IRSA, wired explicitly rather than left to the mutating webhook, so the manifest says what runs.
-                {"name": "AWS_ROLE_ARN", "value": args.irsa_role_arn},
-                {"name": "AWS_WEB_IDENTITY_TOKEN_FILE", "value": f"{IRSA_TOKEN_DIR}/token"},
-                {"name": "AWS_REGION", "value": args.aws_region},
-                {"name": "AWS_DEFAULT_REGION", "value": args.aws_region},
-                {"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"},
-            ],
+            "env": _verifier_environment(args.platform),
             "security_context": self._container_security_context(),
             "resources": {
                 "requests": {"cpu": args.verifier_cpu, "memory": args.verifier_memory},
@@ -451,7 +509,8 @@ class ModelServing(pulumi.ComponentResource):
             "volume_mounts": [
                 {"name": "models", "mount_path": MODELS_DIR},
                 {"name": "verifier-tmp", "mount_path": "/tmp"},
-                {"name": IRSA_VOLUME, "mount_path": IRSA_TOKEN_DIR, "read_only": True},
+                *([{"name": IRSA_VOLUME, "mount_path": IRSA_TOKEN_DIR, "read_only": True}]
+                  if isinstance(args.platform, EksPlatform) else []),
             ],
         }
 
@@ -511,7 +570,10 @@ class ModelServing(pulumi.ComponentResource):
             {"name": "models", "empty_dir": {"size_limit": args.weights_volume_size}},
             {"name": "verifier-tmp", "empty_dir": {"size_limit": "256Mi"}},
             {"name": "server-tmp", "empty_dir": {"size_limit": "1Gi"}},
-            {
+        ]
+        if isinstance(args.platform, EksPlatform):
+            # The IRSA token, projected for the verifier only (the server container does not mount it).
+            volumes.append({
                 "name": IRSA_VOLUME,
                 "projected": {
                     "default_mode": 0o440,
@@ -519,8 +581,7 @@ class ModelServing(pulumi.ComponentResource):
                         {"service_account_token": {"audience": IRSA_AUDIENCE, "expiration_seconds": 86400, "path": "token"}}
                     ],
                 },
-            },
-        ]
+            })
         if args.secret_files:
             volumes.append(
                 {
@@ -546,3 +607,27 @@ class ModelServing(pulumi.ComponentResource):
                 }
             )
         return volumes
+
+
+def _identity_annotations(platform: ServingPlatform) -> dict:
+    """The service account's cloud identity: the IRSA role on EKS; on GKE the IAM service account it acts as, if any
+    (without one, the Kubernetes service account is the principal itself)."""
+    if isinstance(platform, EksPlatform):
+        return {"eks.amazonaws.com/role-arn": platform.verifier_role_arn, "eks.amazonaws.com/sts-regional-endpoints": "true"}
+    if platform.service_account_email is not None:
+        return {"iam.gke.io/gcp-service-account": platform.service_account_email}
+    return {}
+
+
+def _verifier_environment(platform: ServingPlatform) -> list[dict]:
+    if isinstance(platform, EksPlatform):
+        # IRSA, wired explicitly rather than left to the mutating webhook, so the manifest says what runs.
+        return [
+            {"name": "AWS_ROLE_ARN", "value": platform.verifier_role_arn},
+            {"name": "AWS_WEB_IDENTITY_TOKEN_FILE", "value": f"{IRSA_TOKEN_DIR}/token"},
+            {"name": "AWS_REGION", "value": platform.region},
+            {"name": "AWS_DEFAULT_REGION", "value": platform.region},
+            {"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"},
+        ]
+    # Application Default Credentials come from the GKE metadata server; only the project needs naming.
+    return [{"name": "GOOGLE_CLOUD_PROJECT", "value": platform.project}]

@@ -10,6 +10,8 @@ import pytest
 
 from components.config import CanaryRelease, ModelRelease
 from components.k8s import (
+    EksPlatform,
+    GkePlatform,
     GpuRuntimeArgs,
     HardenedNamespaceArgs,
     IngressSource,
@@ -186,7 +188,8 @@ def test_one_server_per_pod_with_gpus_only_as_limits_on_the_gpu_runtime(resource
     assert server["resources"] == {"requests": {"cpu": "4", "memory": "32Gi"},
                                    "limits": {"cpu": "4", "memory": "32Gi", "nvidia.com/gpu": "1"}}
     assert spec["runtimeClassName"] == "modelfort-nvidia"
-    assert spec["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]
+    # Any value of the GPU taint: EKS pools use "true", GKE pools "present".
+    assert spec["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
     assert not [e for e in server["env"] if e["name"].startswith("NVIDIA_")]
 
 
@@ -288,7 +291,7 @@ def _serving(**changes) -> ModelServingArgs:
     base = dict(
         release=_release(), namespace="models", verifier_image=IMAGE, weights_uri="s3://weights/models/m/1.0.0",
         signature_uri="s3://reference/signatures/m/1.0.0.sig", public_key_uri="s3://reference/keys/release.pub.pem",
-        irsa_role_arn="arn:aws:iam::123456789012:role/m", aws_region="us-east-1",
+        platform=EksPlatform(verifier_role_arn="arn:aws:iam::123456789012:role/m", region="us-east-1"),
     )
     return ModelServingArgs(**{**base, **changes})
 
@@ -304,6 +307,11 @@ def _serving(**changes) -> ModelServingArgs:
          "canary_weights_uri"),
         (lambda: _serving(canary_weights_uri="s3://weights/models/m/2"), "canary_weights_uri"),
         (lambda: _serving(runtime_class_name=None), "runtime_class_name"),
+        # A GKE pod reads gs:// only: an s3:// location would leave the verifier without credentials for it.
+        (lambda: _serving(platform=GkePlatform(project="modelfort-production")), "weights_uri"),
+        (lambda: GkePlatform(project="Not A Project"), "GkePlatform.project"),
+        (lambda: EksPlatform(verifier_role_arn="arn:aws:iam::123456789012:role/m", region="mars-1"), "EksPlatform.region"),
+        (lambda: _serving(platform="eks"), "platform"),
         (lambda: _serving(secret_files=[SecretFile(secret_name="s", key="k", path="a"), SecretFile(secret_name="t", key="k", path="a")]),
          "secret_files"),
         (lambda: SecretFile(secret_name="s", key="k", path="../etc/passwd"), "SecretFile.path"),

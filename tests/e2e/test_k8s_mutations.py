@@ -22,6 +22,7 @@ MUTATIONS = {
     # escape hatches of the components
     "namespace-allows-exec": ("k8s-namespace-denies-interactive", "models-namespace"),
     "gpu-namespace-allows-exec": ("k8s-namespace-denies-interactive", "gpu-namespace"),
+    "namespace-allows-gke-metadata": ("k8s-egress-no-link-local", "models-allow-gke-metadata"),
     "no-apparmor": ("k8s-apparmor-profile", "llama-guard"),
     # ModelServing's pod, one setting at a time
     "privileged": ("k8s-no-privileged-containers", "llama-guard"),
@@ -84,6 +85,8 @@ MUTATIONS = {
     "self-labelled-system-namespace": ("k8s-system-namespace", "sneaky"),
     "privileged-patch": ("k8s-no-privileged-containers", "loosen"),
     "bare-namespace": ("k8s-namespace-default-deny", "scratch"),
+    "egress-to-instance-metadata": ("k8s-egress-no-link-local", "imds"),
+    "egress-to-wide-range": ("k8s-egress-no-link-local", "wide"),
     "unhardened-gpu-operator": ("k8s-gpu-operator-hardened", "operator-copy"),
 }
 
@@ -91,7 +94,7 @@ MUTATIONS = {
 # judges on the objects (k8s-network-policy-not-open) and whose unsafe values the component refuses.
 NOT_KNOBS = {
     "name", "namespace", "labels", "quota", "release", "verifier_image", "weights_uri", "signature_uri", "public_key_uri",
-    "canary_weights_uri", "canary_signature_uri", "irsa_role_arn", "aws_region", "runtime_class_name", "secret_files",
+    "canary_weights_uri", "canary_signature_uri", "platform", "runtime_class_name", "secret_files",
     "secret_provider_class", "server_args", "port", "health_path", "startup_timeout_seconds", "weights_volume_size",
     "verifier_cpu", "verifier_memory", "node_selector", "gpu_node_selector", "chart_repository",
     # Narrow allows: DNS to kube-dns only (its queries still pass the zone's DNS firewall), HTTPS to listed private
@@ -131,6 +134,12 @@ def test_a_node_agent_in_the_verified_gpu_operator_namespace_is_not_blocked(prog
     assert report.exit_code == 0, [v.message for v in report.verdict.blocking]
 
 
+@pytest.mark.control("NB-03")
+def test_a_wide_egress_range_that_excepts_link_local_is_not_judged_as_metadata_access(program):
+    report = _gate(program, "egress-to-wide-range-excepting-metadata")
+    assert "k8s-egress-no-link-local" not in {v.policy for v in report.verdict.violations}
+
+
 @pytest.mark.control("RI-11", "DP-08")
 def test_interactive_access_is_only_required_from_the_high_tier(program):
     assert _gate(program, "namespace-allows-exec", {"modelfort:zone": "testing"}).exit_code == 0
@@ -157,7 +166,8 @@ def test_a_waiver_lets_apparmor_off_for_selinux_nodes_and_nothing_else(program):
 @pytest.mark.parametrize(
     "args_class,mutated",
     [
-        (HardenedNamespaceArgs, {"deny_interactive_access": "namespace-allows-exec"}),
+        (HardenedNamespaceArgs, {"deny_interactive_access": "namespace-allows-exec",
+                                 "allow_gke_metadata_server": "namespace-allows-gke-metadata"}),
         (GpuRuntimeArgs, {"deny_interactive_access": "gpu-namespace-allows-exec"}),
         (ModelServingArgs, {"disable_apparmor": "no-apparmor"}),
     ],

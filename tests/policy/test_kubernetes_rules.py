@@ -439,6 +439,50 @@ def test_no_network_policy_rule_allows_everyone(packs, spec, is_open):
     assert flagged(packs.get().analyze(policy), "k8s-network-policy-not-open") == ({"np"} if is_open else set())
 
 
+GKE_METADATA_EGRESS = [
+    {"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}], "ports": [{"protocol": "TCP", "port": 80}]},
+    {"to": [{"ipBlock": {"cidr": "169.254.169.252/32"}}], "ports": [{"protocol": "TCP", "port": 988}]},
+]
+
+
+def _gke(pool_mode: str = "GKE_METADATA", *, keep_default_pool: bool = False) -> list[dict]:
+    cluster = {"removeDefaultNodePool": not keep_default_pool}
+    if keep_default_pool:
+        cluster["nodeConfig"] = {"workloadMetadataConfig": {"mode": "GCE_METADATA"}}
+    return [res(rules.GKE_CLUSTER, "gke", cluster),
+            res(rules.GKE_NODE_POOL, "gpu", {"nodeConfig": {"workloadMetadataConfig": {"mode": pool_mode}}})]
+
+
+def _egress(*rules_: dict) -> dict:
+    return res(rules.NETWORK_POLICY, "np", {"metadata": {"namespace": "models"},
+                                             "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": list(rules_)}})
+
+
+@pytest.mark.control("NB-03", "NB-06")
+@pytest.mark.parametrize(
+    "objects,blocked",
+    [
+        # The GKE metadata server, on GKE whose every pool runs it: Workload Identity, never the node's credentials.
+        (lambda: [*_gke(), _egress(*GKE_METADATA_EGRESS)], False),
+        # The same addresses where they are the node's instance metadata.
+        (lambda: [_egress(*GKE_METADATA_EGRESS)], True),
+        (lambda: [*_gke(pool_mode="GCE_METADATA"), _egress(*GKE_METADATA_EGRESS)], True),
+        (lambda: [*_gke(keep_default_pool=True), _egress(*GKE_METADATA_EGRESS)], True),
+        (lambda: [*_gke(), res("aws:eks/cluster:Cluster", "eks", {}), _egress(*GKE_METADATA_EGRESS)], True),
+        # The right address on any other port, or on every port, is not the metadata server's allowance.
+        (lambda: [*_gke(), _egress({"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}], "ports": [{"port": 443}]})], True),
+        (lambda: [*_gke(), _egress({"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}]})], True),
+        (lambda: [*_gke(), _egress({"to": [{"ipBlock": {"cidr": "169.254.0.0/16"}}], "ports": [{"port": 80}]})], True),
+        # A wide range covers link-local unless it excepts it.
+        (lambda: [_egress({"to": [{"ipBlock": {"cidr": "160.0.0.0/4"}}], "ports": [{"port": 443}]})], True),
+        (lambda: [_egress({"to": [{"ipBlock": {"cidr": "160.0.0.0/4", "except": ["169.254.0.0/16"]}}], "ports": [{"port": 443}]})], False),
+        (lambda: [_egress({"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"port": 443}]})], False),
+    ],
+)
+def test_egress_to_link_local_is_blocked_except_the_gke_metadata_server_on_gke(packs, objects, blocked):
+    assert flagged(judge_all(packs.get(), objects()), "k8s-egress-no-link-local") == ({"np"} if blocked else set())
+
+
 @pytest.mark.control("RC-11")
 def test_namespaces_cap_cpu_memory_and_gpus(packs):
     assert violations(packs.get(), namespace()) == {}

@@ -11,6 +11,8 @@ import pulumi_kubernetes as k8s
 
 from components.config import CanaryRelease, ModelRelease
 from components.k8s import (
+    EksPlatform,
+    GkePlatform,
     GpuRuntime,
     GpuRuntimeArgs,
     HardenedNamespace,
@@ -34,7 +36,11 @@ opts = pulumi.ResourceOptions(provider=provider)
 
 # --------------------------------------------------------------------------------------------- the components' knobs
 GPU_ARGS = {"gpu-namespace-allows-exec": {"deny_interactive_access": False}}
-NAMESPACE_ARGS = {"namespace-allows-exec": {"deny_interactive_access": False}}
+NAMESPACE_ARGS = {
+    "namespace-allows-exec": {"deny_interactive_access": False},
+    # This program is no GKE cluster: here 169.254.169.254 would be the node's instance metadata.
+    "namespace-allows-gke-metadata": {"allow_gke_metadata_server": True},
+}
 SERVING_ARGS = {"no-apparmor": {"disable_apparmor": True}}
 
 
@@ -196,8 +202,7 @@ serving = ModelServing(
             reference_bucket="prod-reference-store",
             namespace=models.namespace_name,
             verifier_image=VERIFIER,
-            irsa_role_arn=ROLE_ARN,
-            aws_region="us-east-1",
+            platform=EksPlatform(verifier_role_arn=ROLE_ARN, region="us-east-1"),
             runtime_class_name=gpu.runtime_class_name,
             secret_files=[SecretFile(secret_name="guard-api", key="token", path="api/token")],
             secret_provider_class="guard-secrets",
@@ -272,6 +277,18 @@ elif mutation == "self-labelled-system-namespace":
 elif mutation == "privileged-patch":
     k8s.apps.v1.DeploymentPatch("loosen", metadata={"name": "llama-guard", "namespace": "models"}, spec={"template": {"spec": {
         "containers": [{"name": "server", "security_context": {"privileged": True}}]}}}, opts=opts)
+elif mutation == "egress-to-instance-metadata":
+    k8s.networking.v1.NetworkPolicy("imds", metadata=meta("allow-imds"), spec={"pod_selector": {}, "policy_types": ["Egress"],
+        "egress": [{"to": [{"ip_block": {"cidr": "169.254.169.254/32"}}], "ports": [{"protocol": "TCP", "port": 80}]}]}, opts=opts)
+elif mutation == "egress-to-wide-range":
+    # Wide enough to contain link-local, without excepting it.
+    k8s.networking.v1.NetworkPolicy("wide", metadata=meta("allow-wide"), spec={"pod_selector": {}, "policy_types": ["Egress"],
+        "egress": [{"to": [{"ip_block": {"cidr": "128.0.0.0/1"}}], "ports": [{"protocol": "TCP", "port": 443}]}]}, opts=opts)
+elif mutation == "egress-to-wide-range-excepting-metadata":
+    # Allowed by k8s-egress-no-link-local (link-local is excepted); other rules judge the width.
+    k8s.networking.v1.NetworkPolicy("wide", metadata=meta("allow-wide"), spec={"pod_selector": {}, "policy_types": ["Egress"],
+        "egress": [{"to": [{"ip_block": {"cidr": "128.0.0.0/1", "except": ["169.254.0.0/16"]}}],
+                    "ports": [{"protocol": "TCP", "port": 443}]}]}, opts=opts)
 elif mutation == "bare-namespace":
     k8s.core.v1.Namespace("scratch", metadata={"name": "scratch"}, opts=opts)
 elif mutation == "unhardened-gpu-operator":

@@ -15,6 +15,7 @@ also run the agent's chart, and the moment a model workload lands there the name
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from collections import Counter
@@ -71,6 +72,12 @@ PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
 SYSTEM_NAMESPACE_LABEL = "modelfort.io/system-namespace"
 MODEL_LABEL = "modelfort.io/model"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+LINK_LOCAL = ipaddress.ip_network("169.254.0.0/16")
+GKE_METADATA_SERVER = {ipaddress.ip_network("169.254.169.254/32"): 80, ipaddress.ip_network("169.254.169.252/32"): 988}
+"""The GKE metadata server's addresses and ports (components/k8s/isolation.py has the same table)."""
+GKE_CLUSTER = "gcp:container/cluster:Cluster"
+GKE_NODE_POOL = "gcp:container/nodePool:NodePool"
+EKS_CLUSTER = "aws:eks/cluster:Cluster"
 SYSTEM_CHARTS: dict[str, frozenset[str]] = {"gpu-operator": frozenset({"gpu-operator"})}
 """The system namespaces the pack knows, and the Helm charts that make each one what it claims to be."""
 
@@ -871,6 +878,67 @@ def check_gpu_operator_hardened(resources: Sequence[StackResource], _ctx: Contex
 
 
 # ---------------------------------------------------------------------------------------------------- services
+# ---------------------------------------------------------------------------------------------------- link-local egress
+def _gke_hides_node_metadata(resources: Sequence[StackResource]) -> bool:
+    """True when the stack runs GKE only, and every node config it writes serves pods the GKE metadata server (which
+    hands out Workload Identity tokens and never the node's own credentials)."""
+    types = {r.resource_type for r in resources}
+    if GKE_CLUSTER not in types or EKS_CLUSTER in types:
+        return False  # the policies could land on a cluster where 169.254.169.254 is the node's instance metadata
+    configs = []
+    for resource in resources:
+        if resource.resource_type == GKE_NODE_POOL:
+            configs.append(resource.props.get("nodeConfig"))
+        elif resource.resource_type == GKE_CLUSTER and resource.props.get("removeDefaultNodePool") is not True:
+            configs.append(resource.props.get("nodeConfig"))
+    return all(_get(config, "workloadMetadataConfig", "mode") == "GKE_METADATA" for config in configs)
+
+
+def _excepts_link_local(peer: Mapping) -> bool:
+    return any((net := parse_cidr(text)) is not None and net.version == 4 and LINK_LOCAL.subnet_of(net)
+               for text in as_list(_get(peer, "ipBlock", "except")))
+
+
+def _is_gke_metadata_rule(cidr, rule: Mapping) -> bool:
+    """The exact metadata-server address, on its one TCP port and nothing else."""
+    port = GKE_METADATA_SERVER.get(cidr)
+    ports = as_mappings(rule.get("ports"))
+    return port is not None and bool(ports) and all(
+        p.get("protocol", "TCP") == "TCP" and p.get("port") == port and p.get("endPort") is None for p in ports
+    )
+
+
+def check_egress_no_link_local(resources: Sequence[StackResource], _ctx: Context) -> Iterable[Finding]:
+    """Link-local egress (169.254.0.0/16) reaches the node's instance metadata and its credentials. The one exception
+    is the GKE metadata server, on GKE clusters whose nodes all run it."""
+    gke_metadata_ok = None  # decided once, and only when a policy needs it
+    for policy in resources:
+        if policy.resource_type != NETWORK_POLICY:
+            continue
+        for index, rule in enumerate(as_mappings(_get(policy.props, "spec", "egress"))):
+            for peer in as_mappings(rule.get("to")):
+                cidr = parse_cidr(_get(peer, "ipBlock", "cidr"))
+                if cidr is None or cidr.version != 4 or not cidr.overlaps(LINK_LOCAL) or _excepts_link_local(peer):
+                    continue
+                if _is_gke_metadata_rule(cidr, rule):
+                    if gke_metadata_ok is None:
+                        gke_metadata_ok = _gke_hides_node_metadata(resources)
+                    if gke_metadata_ok:
+                        continue
+                    yield Finding(
+                        f"egress rule {index} of NetworkPolicy '{policy.name}' allows the metadata address {cidr}, but "
+                        "this stack does not run GKE with GKE_METADATA on every node pool: there it is the node's "
+                        "instance metadata, with the node's credentials.",
+                        policy.urn,
+                    )
+                else:
+                    yield Finding(
+                        f"egress rule {index} of NetworkPolicy '{policy.name}' allows {cidr}, which covers link-local "
+                        "169.254.0.0/16 (instance metadata and the node's credentials); add it to ipBlock.except.",
+                        policy.urn,
+                    )
+
+
 def check_service_cluster_ip(resource: Resource, _ctx: Context) -> Iterable[str]:
     spec = _map(resource.props.get("spec"))
     kind = spec.get("type", "ClusterIP")
@@ -1027,6 +1095,18 @@ RULES = (
         "env hardening, devicePlugin DEVICE_LIST_STRATEGY=volume-mounts, in an admin-only system namespace.",
         mandatory_from=STANDARD,
         stack_check=check_gpu_operator_hardened,
+    ),
+    Rule(
+        name="k8s-egress-no-link-local",
+        description="No NetworkPolicy lets pods reach link-local addresses (instance metadata), except the GKE metadata "
+        "server on GKE nodes that all run it.",
+        severity="critical",
+        controls=("NB-03", "NB-06", "RI-09"),
+        remediation="Remove the ipBlock or add 169.254.0.0/16 to its except list; on GKE allow only 169.254.169.254/32 "
+        "TCP 80 and 169.254.169.252/32 TCP 988 (HardenedNamespaceArgs.allow_gke_metadata_server) with GKE_METADATA "
+        "on every node pool.",
+        mandatory_from=STANDARD,
+        stack_check=check_egress_no_link_local,
     ),
     Rule(
         name="k8s-service-cluster-ip",
