@@ -175,11 +175,15 @@ def parse_stack_config(raw: Mapping[str, str], stack: str) -> StackConfig:
     if verifier_image is not None and (not isinstance(verifier_image, str) or not DIGEST_IMAGE.match(verifier_image)):
         problems.append(f"{PROJECT}:verifierImage: {verifier_image!r} is not an image pinned by digest (registry/repository@sha256:<64 hex>)")
         verifier_image = None
-    elif verifier_image is None and models and cloud == "aws":
+    elif verifier_image is None and models:
         problems.append(f"{PROJECT}:verifierImage: required when {PROJECT}:models is set (the weights verifier's image, pinned by digest)")
     trusted_builders, denied_packages = _read_supply_chain(modelfort.get("supplyChain"), bool(models), problems)
     endpoint = _read_endpoint(modelfort.get("endpoint"), bool(models) and cloud == "aws", problems)
     on_call = _read_on_call(modelfort.get("onCall"), problems)
+    # Keys only the AWS zone acts on: on GCP they would be accepted and silently do nothing.
+    for key, value in (("endpoint", modelfort.get("endpoint")), ("onCall", modelfort.get("onCall"))):
+        if cloud == "gcp" and value is not None:
+            problems.append(f"{PROJECT}:{key}: AWS stacks only (the GCP zone has no {AWS_ONLY_KEYS[key]} yet); remove it")
     access_policy = modelfort.get("accessPolicy")
     if access_policy is not None and (cloud != "gcp" or not isinstance(access_policy, str) or not re.match(r"^accessPolicies/\d+$", access_policy)):
         problems.append(f"{PROJECT}:accessPolicy: {access_policy!r} is not allowed (GCP stacks only: accessPolicies/<number>)")
@@ -194,6 +198,9 @@ def parse_stack_config(raw: Mapping[str, str], stack: str) -> StackConfig:
         verifier_image=verifier_image, endpoint=endpoint, access_policy=access_policy, on_call=on_call, trusted_builders=trusted_builders, denied_packages=denied_packages, project=project,
     )
 
+
+AWS_ONLY_KEYS = {"endpoint": "managed model API", "onCall": "alert paging"}
+"""Stack config keys the GCP zone does not act on yet, and what it lacks."""
 
 MODELFORT_KEYS = (
     "cloud", "zone", "network", "tags", "models", "verifierImage", "supplyChain", "endpoint", "accessPolicy", "onCall",

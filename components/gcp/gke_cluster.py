@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -117,6 +118,8 @@ class GpuCluster(pulumi.ComponentResource):
     node_service_account_member: pulumi.Output[str]
     workload_pool: str
     """`<project>.svc.id.goog`: Kubernetes service accounts are `serviceAccount:<pool>[<namespace>/<name>]`."""
+    kubeconfig: pulumi.Output[str]
+    """Reaches the private endpoint with short-lived tokens from `gke-gcloud-auth-plugin` (no static credentials)."""
 
     def __init__(self, name: str, args: GpuClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("modelfort:gcp:GpuCluster", name, None, opts)
@@ -224,6 +227,33 @@ class GpuCluster(pulumi.ComponentResource):
         self.cluster_id = cluster.id
         self.cluster_name = cluster.name
         self.endpoint = cluster.endpoint
+        self._project_number = number
+        self.kubeconfig = pulumi.Output.all(cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate).apply(
+            lambda v: json.dumps(_kubeconfig(v[0], v[1], v[2]))
+        )
         self.node_service_account_email = nodes.email
         self.node_service_account_member = nodes.member
         self.register_outputs({"cluster_id": self.cluster_id, "cluster_name": self.cluster_name, "endpoint": self.endpoint})
+
+    def workload_principal(self, namespace: str, service_account: str) -> pulumi.Output[str]:
+        """The IAM principal of one Kubernetes service account (Workload Identity Federation for GKE): grant it roles
+        directly, with no IAM service account in between. Only pods running as that account in that namespace of this
+        project's clusters get its tokens, from the GKE metadata server."""
+        return pulumi.Output.concat(
+            "principal://iam.googleapis.com/projects/", self._project_number, "/locations/global/workloadIdentityPools/",
+            self.workload_pool, f"/subject/ns/{namespace}/sa/{service_account}",
+        )
+
+
+def _kubeconfig(name: str, endpoint: str, ca: str) -> dict:
+    """A kubeconfig for the private endpoint that authenticates with `gke-gcloud-auth-plugin`: short-lived tokens of
+    whoever runs `pulumi up`, no static credentials."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": name, "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+        "current-context": name,
+        "users": [{"name": name, "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1",
+                                                  "command": "gke-gcloud-auth-plugin", "provideClusterInfo": True}}}],
+    }

@@ -163,6 +163,8 @@ class SegmentedNetwork(pulumi.ComponentResource):
     services_range_name: str
     google_apis_address: tuple[str, ...]
     """Where the Google API names resolve: the restricted VIP's four addresses, or the PSC endpoint's one."""
+    google_apis_cidrs: tuple[str, ...]
+    """The same as CIDRs (the restricted VIP's /30, or the PSC endpoint's /32): what workloads may open HTTPS to."""
     google_apis_zone: pulumi.Output[str]
     """The private googleapis.com zone's name, for a CNAME to restricted.googleapis.com the defaults lack."""
 
@@ -239,6 +241,7 @@ class SegmentedNetwork(pulumi.ComponentResource):
             api_destinations = [f"{args.psc_address}/32"]
 
         self._firewall(network, api_destinations, child)
+        self.google_apis_cidrs = tuple(api_destinations)
         self.google_apis_zone = self._dns(network, child, labels)
 
         self.network_id = network.id

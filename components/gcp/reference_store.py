@@ -27,7 +27,7 @@ from components.gcp.common import (
     grant_key_use,
     zone_labels,
 )
-from components.gcp.weights import harden_bucket_args
+from components.gcp.weights import READ_ROLE, harden_bucket_args
 
 SIGNATURES_CLASS = "model-signatures"
 SIGNING_ALGORITHM = "EC_SIGN_P256_SHA256"
@@ -129,6 +129,7 @@ class ModelReferenceStore(pulumi.ComponentResource):
                                              role=ACT_AS_ROLE, member=member, opts=child)
 
         self.bucket_name = bucket.name
+        self._name, self._child, self._bucket = name, child, bucket
         self.signing_key_id = signing_key.id
         self.publisher_email = publisher.email
         self.reader_email = reader.email
@@ -138,3 +139,28 @@ class ModelReferenceStore(pulumi.ComponentResource):
             "publisher_email": self.publisher_email,
             "reader_email": self.reader_email,
         })
+
+
+    def grant_verify(self, grant_name: str, member: pulumi.Input[str], model: str) -> gcp.storage.BucketIAMMember:
+        """Let `member` (a model's weight verifier) read that model's signatures and the release public key, and
+        nothing else: no listing, no other model's signatures, no writing (Cloud Storage decrypts with the bucket key
+        on the reader's behalf, so no key permission is needed either)."""
+        if not model or "/" in model or "*" in model or '"' in model:
+            raise ValueError("ModelReferenceStore.grant_verify: model must be a model name, without '/', wildcards or quotes")
+        return gcp.storage.BucketIAMMember(
+            f"{self._name}-{grant_name}-verify",
+            bucket=self._bucket.name,
+            role=READ_ROLE,
+            member=member,
+            condition={
+                "title": f"verify {model}",
+                "description": "The model's signatures and the release public key only",
+                "expression": self._bucket.name.apply(lambda bucket: verify_condition(bucket, model)),
+            },
+            opts=self._child,
+        )
+
+
+def verify_condition(bucket: str, model: str) -> str:
+    objects = f"projects/_/buckets/{bucket}/objects/"
+    return f'resource.name.startsWith("{objects}signatures/{model}/") || resource.name.startsWith("{objects}keys/")'

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
 
 from components.config import StackConfig
 from components.gcp.common import label, project_number, zone_labels
@@ -21,6 +22,8 @@ from components.gcp.reference_store import ModelReferenceStore, ModelReferenceSt
 from components.gcp.secrets import RotatedSecret, RotatedSecretArgs, SecretRotation, SecretRotationArgs
 from components.gcp.supply_chain import ImageTrust, ImageTrustArgs
 from components.gcp.weights import WeightsBucket, WeightsBucketArgs
+from components.k8s.namespace import HardenedNamespace, HardenedNamespaceArgs
+from components.k8s.serving import GkePlatform, ModelServing, ModelServingArgs
 
 REQUIRED_APIS = (
     "compute.googleapis.com",
@@ -46,6 +49,7 @@ SERVING_APIS = (
 )
 """Turned on only in zones that serve models (`modelfort:models`)."""
 CRITICAL_TIER = "critical"
+MODELS_NAMESPACE = "models"
 # GPU machines per tier: confidential GPU nodes (critical tier) exist only as Intel TDX A3 machines with H100s.
 GPU_MACHINE = {"default": ("g2-standard-8", "nvidia-l4"), CRITICAL_TIER: ("a3-highgpu-1g", "nvidia-h100-80gb")}
 
@@ -181,7 +185,7 @@ class GcpZone(pulumi.ComponentResource):
             opts=child,
         )
         machine_type, accelerator = GPU_MACHINE[CRITICAL_TIER if critical else "default"]
-        GpuNodePool(
+        nodes = GpuNodePool(
             f"{name}-gpu-nodes",
             GpuNodePoolArgs(zone=config.zone, project=project, cluster_id=cluster.cluster_id, location=cluster.location,
                             node_locations=node_locations, service_account_email=cluster.node_service_account_email,
@@ -191,6 +195,7 @@ class GcpZone(pulumi.ComponentResource):
             opts=child,
         )
         self.images.grant_pull("gke-nodes", cluster.node_service_account_member)
+        self._serve_models(config, cluster, nodes)
         rotation = SecretRotation(
             f"{name}-rotation",
             SecretRotationArgs(zone=config.zone, project=project, region=config.region, key_ring_id=key_ring.id,
@@ -206,3 +211,53 @@ class GcpZone(pulumi.ComponentResource):
             opts=child,
         )
         return cluster, rotation
+
+    def _serve_models(self, config: StackConfig, cluster: GpuCluster, nodes: GpuNodePool) -> None:
+        """The Kubernetes layer on the private cluster, as on EKS: one hardened namespace and one ModelServing per
+        pinned release, each verifier's identity able to read only its own release.
+
+        What GKE provides itself is not installed again: GKE installs and patches the GPU driver and device plugin
+        (no GPU Operator, no RuntimeClass), and Binary Authorization admits only attested images (no Kyverno)."""
+        assert config.verifier_image is not None and config.project is not None  # the config refuses models without them
+        name = config.zone
+        provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=cluster.kubeconfig,
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[nodes]),
+        )
+        k8s_opts = pulumi.ResourceOptions(parent=self, providers={"kubernetes": provider})
+        namespace = HardenedNamespace(
+            f"{name}-models",
+            HardenedNamespaceArgs(
+                name=MODELS_NAMESPACE,
+                # Cloud Storage through Private Google Access (the restricted VIP or the zone's PSC endpoint) only.
+                https_egress_cidrs=list(self.network.google_apis_cidrs),
+                allow_dns_to_kube_dns=True,
+                # Workload Identity: the verifier's token comes from the GKE metadata server (GKE_METADATA on every
+                # pool, which the policy pack checks before it accepts this allowance).
+                allow_gke_metadata_server=True,
+            ),
+            opts=k8s_opts,
+        )
+        for release in config.models:
+            # The Kubernetes service account is the principal: no IAM service account, no key, nothing to impersonate.
+            principal = cluster.workload_principal(MODELS_NAMESPACE, release.name)
+            versions = [release.version] + ([release.canary.version] if release.canary else [])
+            for version in versions:
+                self.weights.grant_read(f"{release.name}-{version}", principal, f"models/{release.name}/{version}")
+            self.reference_store.grant_verify(release.name, principal, release.name)
+            ModelServing(
+                f"{name}-{release.name}",
+                ModelServingArgs.from_release(
+                    release,
+                    weights_bucket=self.weights.bucket_name,
+                    reference_bucket=self.reference_store.bucket_name,
+                    namespace=namespace.namespace_name,
+                    verifier_image=config.verifier_image,
+                    platform=GkePlatform(project=config.project),
+                    # GKE's driver and device plugin serve GPUs to the default runtime.
+                    runtime_class_name=None,
+                ),
+                opts=k8s_opts,
+            )

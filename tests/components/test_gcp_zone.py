@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 
@@ -121,3 +122,96 @@ def test_gcp_invokes_answer_in_the_real_shapes():
 class _Call:
     def __init__(self, token: str, args: dict) -> None:
         self.token, self.args, self.provider = token, args, ""
+
+
+# ------------------------------------------------------------------------------------------------ the Kubernetes layer
+def _of(result: dict, typ: str) -> list[dict]:
+    return [r for r in result["resources"] if r["type"] == typ]
+
+
+def _pod(deployment: dict) -> dict:
+    return deployment["properties"]["spec"]["template"]["spec"]
+
+
+PRINCIPAL = ("principal://iam.googleapis.com/projects/{number}/locations/global/workloadIdentityPools/"
+             "modelfort-production.svc.id.goog/subject/ns/models/sa/llama-guard")
+
+
+@pytest.mark.control("WP-05", "ST-01", "RI-08")
+def test_gke_serves_each_pinned_release_verified_from_cloud_storage(production):
+    (deployment,) = _of(production, "kubernetes:apps/v1:Deployment")
+    assert deployment["properties"]["metadata"]["namespace"] == "models"
+    pod = _pod(deployment)
+    (verifier,) = pod["initContainers"]
+    command = verifier["command"]
+    assert command[:3] == ["modelfort", "verify-weights", f"gs://{_bucket(production, 'weights')}/models/llama-guard/3.1.0"]
+    reference = _bucket(production, "reference-store")
+    assert command[command.index("--signature") + 1] == f"gs://{reference}/signatures/llama-guard/3.1.0.sig"
+    assert command[command.index("--public-key") + 1] == f"gs://{reference}/keys/release.pub.pem"
+    assert command[command.index("--root-digest") + 1] == "c8ac51bb0ea05fbc62287e60b3c7311353f25735e7702a95b6f08fd40784f882"
+    assert verifier["image"].startswith("us-central1-docker.pkg.dev/modelfort-production/")
+    # Credentials come from Workload Identity: no AWS variables, no IRSA token, no key file anywhere.
+    assert verifier["env"] == [{"name": "GOOGLE_CLOUD_PROJECT", "value": "modelfort-production"}]
+    assert {v["name"] for v in pod["volumes"]} == {"models", "verifier-tmp", "server-tmp"}
+    assert "annotations" not in deployment["properties"]["spec"]["template"]["metadata"]
+    (account,) = _of(production, "kubernetes:core/v1:ServiceAccount")
+    assert not account["properties"]["metadata"].get("annotations") and account["properties"]["automountServiceAccountToken"] is False
+
+
+@pytest.mark.control("RI-06", "RI-07")
+def test_gke_gpus_come_from_gkes_own_driver_not_a_gpu_operator(production):
+    pod = _pod(_of(production, "kubernetes:apps/v1:Deployment")[0])
+    assert "runtimeClassName" not in pod
+    assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    # GKE installs and patches the driver and device plugin; Binary Authorization (not Kyverno) admits images.
+    assert _of(production, "kubernetes:helm.sh/v3:Release") == []
+    assert [r for r in production["resources"] if r["type"].startswith("kubernetes:kyverno.io/")] == []
+
+
+@pytest.mark.control("NB-06", "WP-03")
+def test_each_verifier_principal_reads_only_its_own_release(production):
+    number = gcp_project_number("modelfort-production")
+    principal = PRINCIPAL.format(number=number)
+    grants = [r for r in _of(production, "gcp:storage/bucketIAMMember:BucketIAMMember") if r["properties"]["member"] == principal]
+    by_bucket = {r["properties"]["bucket"]: r["properties"] for r in grants}
+    weights, reference = _bucket(production, "weights"), _bucket(production, "reference-store")
+    assert set(by_bucket) == {weights, reference}
+    assert all(g["role"] == "roles/storage.objectViewer" for g in by_bucket.values())
+    assert by_bucket[weights]["condition"]["expression"] == (
+        f'resource.name.startsWith("projects/_/buckets/{weights}/objects/models/llama-guard/3.1.0/") || '
+        'api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("models/llama-guard/3.1.0/")'
+    )
+    assert by_bucket[reference]["condition"]["expression"] == (
+        f'resource.name.startsWith("projects/_/buckets/{reference}/objects/signatures/llama-guard/") || '
+        f'resource.name.startsWith("projects/_/buckets/{reference}/objects/keys/")'
+    )
+
+
+@pytest.mark.control("NB-02", "NB-03", "NB-04")
+def test_model_pods_reach_only_google_apis_dns_and_the_metadata_server(production):
+    policies = {r["properties"]["metadata"]["name"]: r["properties"]["spec"]
+                for r in _of(production, "kubernetes:networking.k8s.io/v1:NetworkPolicy")}
+    assert set(policies) == {"default-deny", "allow-dns-to-kube-dns", "allow-https-egress", "allow-egress-to-gke-metadata-server"}
+    assert [peer["ipBlock"]["cidr"] for peer in policies["allow-https-egress"]["egress"][0]["to"]] == ["199.36.153.4/30"]
+    metadata = policies["allow-egress-to-gke-metadata-server"]
+    assert metadata["podSelector"] == {"matchLabels": {"app.kubernetes.io/component": "model-server"}}
+    assert [(rule["to"][0]["ipBlock"]["cidr"], rule["ports"][0]["port"]) for rule in metadata["egress"]] == [
+        ("169.254.169.254/32", 80), ("169.254.169.252/32", 988)]
+
+
+def test_the_kubernetes_provider_reaches_the_private_endpoint_with_short_lived_tokens(production):
+    (provider,) = _of(production, "pulumi:providers:kubernetes")
+    kubeconfig = json.loads(provider["properties"]["kubeconfig"])
+    (cluster,) = _of(production, "gcp:container/cluster:Cluster")
+    master = ipaddress.ip_network(cluster["properties"]["privateClusterConfig"]["masterIpv4CidrBlock"])
+    # The mocks answer the private endpoint GKE gives: an address of the control plane's private /28.
+    server = kubeconfig["clusters"][0]["cluster"]["server"]
+    assert server.startswith("https://") and ipaddress.ip_address(server.removeprefix("https://")) in master
+    assert kubeconfig["users"][0]["user"]["exec"]["command"] == "gke-gcloud-auth-plugin"
+    assert "token" not in kubeconfig["users"][0]["user"] and "client-key-data" not in kubeconfig["users"][0]["user"]
+
+
+def _bucket(result: dict, role: str) -> str:
+    (bucket,) = [r for r in _of(result, "gcp:storage/bucket:Bucket") if r["name"] == f"production-{role}-bucket"]
+    return bucket["id"]  # a bucket's ID is its (auto-generated) name

@@ -30,9 +30,14 @@ def test_there_is_a_gcp_stack_per_zone_each_in_its_own_project():
 
 
 def test_the_serving_gcp_stacks_pin_the_same_release_as_the_aws_production_stack():
-    release = config("production")["modelfort:models"]
-    assert config("gcp-production")["modelfort:models"] == release
-    assert config("gcp-high-sensitivity")["modelfort:models"] == release
+    (release,) = config("production")["modelfort:models"]
+    for stack, zone in (("gcp-production", "production"), ("gcp-high-sensitivity", "high-sensitivity")):
+        (pinned,) = config(stack)["modelfort:models"]
+        # The same build, pulled from the zone's own Artifact Registry (which Binary Authorization and the nodes' pull
+        # grant cover): only the registry differs, never the digest or anything else.
+        assert {**pinned, "image": None} == {**release, "image": None}
+        assert pinned["image"].split("@")[1] == release["image"].split("@")[1]
+        assert pinned["image"].startswith(f"us-central1-docker.pkg.dev/modelfort-{zone}/modelfort-{zone}/")
 
 
 @pytest.mark.control("ST-07", "DP-08")
