@@ -25,6 +25,7 @@ from components.config import StackConfig
 from components.k8s.gpu_runtime import GpuRuntime, GpuRuntimeArgs
 from components.k8s.image_admission import ImageAdmission, ImageAdmissionArgs
 from components.k8s.namespace import HardenedNamespace, HardenedNamespaceArgs
+from components.k8s.provider import cluster_options
 from components.k8s.serving import EksPlatform, ModelServing, ModelServingArgs
 
 MODELS_NAMESPACE = "models"
@@ -229,13 +230,7 @@ class AwsZone(pulumi.ComponentResource):
         """The Kubernetes layer on the private cluster: the GPU runtime, one hardened namespace, and one
         ModelServing per pinned release, each verifier with a role that can read only its own release."""
         name = self._zone_name
-        provider = k8s.Provider(
-            f"{name}-k8s",
-            kubeconfig=cluster.kubeconfig,
-            enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[nodes]),
-        )
-        k8s_opts = pulumi.ResourceOptions(parent=self, providers={"kubernetes": provider})
+        k8s_opts = cluster_options(name, cluster.kubeconfig, parent=self, after=[nodes])
         GpuRuntime(f"{name}-gpu-runtime", GpuRuntimeArgs(api_server_cidrs=[config.network.cidr]), opts=k8s_opts)
         self.images.grant_pull("nodes", nodes.node_role)
         # Signed images only, in the model namespace: Kyverno verifies every image against the zone's signing key.

@@ -27,7 +27,7 @@ from components.gcp.common import (
     grant_key_use,
     zone_labels,
 )
-from components.gcp.weights import READ_ROLE, harden_bucket_args
+from components.gcp.weights import conditional_read, harden_bucket_args
 
 SIGNATURES_CLASS = "model-signatures"
 SIGNING_ALGORITHM = "EC_SIGN_P256_SHA256"
@@ -147,19 +147,9 @@ class ModelReferenceStore(pulumi.ComponentResource):
         on the reader's behalf, so no key permission is needed either)."""
         if not model or "/" in model or "*" in model or '"' in model:
             raise ValueError("ModelReferenceStore.grant_verify: model must be a model name, without '/', wildcards or quotes")
-        return gcp.storage.BucketIAMMember(
-            f"{self._name}-{grant_name}-verify",
-            bucket=self._bucket.name,
-            role=READ_ROLE,
-            member=member,
-            condition={
-                "title": f"verify {model}",
-                "description": "The model's signatures and the release public key only",
-                "expression": self._bucket.name.apply(lambda bucket: verify_condition(bucket, model)),
-            },
-            opts=self._child,
-        )
-
+        return conditional_read(f"{self._name}-{grant_name}-verify", self._bucket, member, title=f"verify {model}",
+                                description="The model's signatures and the release public key only",
+                                expression=lambda bucket: verify_condition(bucket, model), opts=self._child)
 
 def verify_condition(bucket: str, model: str) -> str:
     objects = f"projects/_/buckets/{bucket}/objects/"

@@ -8,7 +8,7 @@ DP-09 (versions kept; deleted objects recoverable for a month).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -116,18 +116,31 @@ class WeightsBucket(pulumi.ComponentResource):
         if not prefix or "*" in prefix or "\"" in prefix:
             raise ValueError("WeightsBucket.grant_read: prefix must name a model path, without wildcards or quotes")
         path = prefix.strip("/") + "/"
-        return gcp.storage.BucketIAMMember(
-            f"{self._name}-{grant_name}-read",
-            bucket=self._bucket.name,
-            role=READ_ROLE,
-            member=member,
-            condition={
-                "title": f"read {path}",
-                "description": "Objects of one model release only",
-                "expression": self._bucket.name.apply(lambda bucket: read_condition(bucket, path)),
-            },
-            opts=self._child,
-        )
+        return conditional_read(f"{self._name}-{grant_name}-read", self._bucket, member, title=f"read {path}",
+                                description="Objects of one model release only",
+                                expression=lambda bucket: read_condition(bucket, path), opts=self._child)
+
+
+def conditional_read(
+    resource_name: str,
+    bucket: gcp.storage.Bucket,
+    member: pulumi.Input[str],
+    *,
+    title: str,
+    description: str,
+    expression: Callable[[str], str],
+    opts: pulumi.ResourceOptions,
+) -> gcp.storage.BucketIAMMember:
+    """Object read on `bucket` for `member`, narrowed by an IAM condition built from the bucket's name (conditions
+    name objects as projects/_/buckets/<bucket>/objects/<name>)."""
+    return gcp.storage.BucketIAMMember(
+        resource_name,
+        bucket=bucket.name,
+        role=READ_ROLE,
+        member=member,
+        condition={"title": title, "description": description, "expression": bucket.name.apply(expression)},
+        opts=opts,
+    )
 
 
 def read_condition(bucket: str, path: str) -> str:

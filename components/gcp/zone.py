@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_gcp as gcp
-import pulumi_kubernetes as k8s
 
 from components.config import StackConfig
 from components.gcp.common import label, project_number, zone_labels
@@ -23,6 +22,7 @@ from components.gcp.secrets import RotatedSecret, RotatedSecretArgs, SecretRotat
 from components.gcp.supply_chain import ImageTrust, ImageTrustArgs
 from components.gcp.weights import WeightsBucket, WeightsBucketArgs
 from components.k8s.namespace import HardenedNamespace, HardenedNamespaceArgs
+from components.k8s.provider import cluster_options
 from components.k8s.serving import GkePlatform, ModelServing, ModelServingArgs
 
 REQUIRED_APIS = (
@@ -220,13 +220,7 @@ class GcpZone(pulumi.ComponentResource):
         (no GPU Operator, no RuntimeClass), and Binary Authorization admits only attested images (no Kyverno)."""
         assert config.verifier_image is not None and config.project is not None  # the config refuses models without them
         name = config.zone
-        provider = k8s.Provider(
-            f"{name}-k8s",
-            kubeconfig=cluster.kubeconfig,
-            enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[nodes]),
-        )
-        k8s_opts = pulumi.ResourceOptions(parent=self, providers={"kubernetes": provider})
+        k8s_opts = cluster_options(name, cluster.kubeconfig, parent=self, after=[nodes])
         namespace = HardenedNamespace(
             f"{name}-models",
             HardenedNamespaceArgs(
