@@ -1,8 +1,9 @@
 """`modelfort sign` and `modelfort verify-weights`: argparse wiring only.
 
-Handlers import boto3, google-cloud-storage and model_signing lazily, so importing this module (which
-`modelfort --help` does) is cheap. The logic lives in `signing.run_sign` and `startup.run_verify_weights`, which take
-their AWS and Cloud Storage client factories as parameters so tests run them against moto and a GCS emulator.
+Handlers import boto3, google-cloud-storage, google-auth (for Cloud KMS) and model_signing lazily, so importing this
+module (which `modelfort --help` does) is cheap. The logic lives in `signing.run_sign` and `startup.run_verify_weights`,
+which take their AWS, Cloud Storage and Cloud KMS client factories as parameters so tests run them against moto, a
+GCS emulator and a Cloud KMS stand-in.
 
 `verify-weights` deliberately has no option that weakens it: no ignore list, no symlink switch, no "warn only".
 The only tunables are operational (retry count, thread count) and bounded.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from modelfort.runtime.weights import cloud_kms_clients
 from modelfort.runtime.weights.aws_clients import DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_LIMIT
 from modelfort.runtime.weights.gcs_clients import RETRY_DEADLINE_S
 
@@ -28,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _register_sign(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "sign",
-        help="sign a model directory (OpenSSF Model Signing bundle) with a local EC key or AWS KMS",
+        help="sign a model directory (OpenSSF Model Signing bundle) with a local EC key, AWS KMS or Cloud KMS",
         description=(
             "Sign every file of MODEL_DIR (SHA-256, nothing ignored, no symlinks) and write an OpenSSF Model Signing "
             "bundle. Prints the root digest (hex) alone on stdout: pin it in the stack config. "
@@ -44,7 +46,14 @@ def _register_sign(subparsers: argparse._SubParsersAction) -> None:
         "--private-key", type=Path, metavar="KEY.pem", help="unencrypted PEM EC private key (P-256/384/521)"
     )
     key.add_argument(
-        "--kms-key", metavar="ARN", help="AWS KMS key (ARN, id or alias): ECC_NIST_P256, SIGN_VERIFY, ECDSA_SHA_256"
+        "--kms-key",
+        metavar="KEY",
+        help=(
+            "a KMS key that never leaves its service: an AWS KMS key (ARN, id or alias; ECC_NIST_P256, SIGN_VERIFY, "
+            "ECDSA_SHA_256) or a Cloud KMS key version, "
+            "projects/P/locations/L/keyRings/R/cryptoKeys/K/cryptoKeyVersions/N (EC_SIGN_P256_SHA256; name the "
+            "version, not just the key)"
+        ),
     )
     parser.add_argument(
         "--upload",
@@ -61,7 +70,8 @@ def _register_sign(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help=(
             f"AWS attempts per request, with backoff (1-{MAX_ATTEMPTS_LIMIT}; default {DEFAULT_MAX_ATTEMPTS}); "
-            f"Cloud Storage requests retry for at most {RETRY_DEADLINE_S:g} s"
+            f"Cloud Storage requests retry for at most {RETRY_DEADLINE_S:g} s, "
+            f"Cloud KMS requests for at most {cloud_kms_clients.RETRY_DEADLINE_S:g} s"
         ),
     )
     parser.set_defaults(handler=_handle_sign)
@@ -129,6 +139,7 @@ def _handle_sign(args: argparse.Namespace) -> int:
         public_key_out=args.public_key_out,
         client_factory=client_factory(args.max_attempts),
         gcs_client_factory=gcs_clients.client_factory(),
+        cloud_kms_client_factory=cloud_kms_clients.client_factory(),
     )
 
 

@@ -13,6 +13,9 @@ Each object store has its own group, store-specific reasons included (`s3_unsafe
 permissions to look at, and the S3 codes that alerts already match stay exactly as they were. Two reasons are not
 about a store and are shared: `download_dir_invalid` (48, the local directory either store downloads into) and
 `signature_exists` (53, `sign --upload` to either store).
+
+The signing reasons (5x) are shared by AWS KMS and Cloud KMS: which one signed is already fixed by the `--kms-key`
+given, and each detail names the key (or key version) and what went wrong.
 """
 
 from __future__ import annotations
@@ -60,7 +63,11 @@ class Reason(enum.Enum):
     DOWNLOAD_DIR_INVALID = ("download_dir_invalid", 48, "the download directory is missing, misplaced or not empty")
 
     SIGNING_KEY_INVALID = ("signing_key_invalid", 50, "the signing key cannot be used (unreadable, wrong type or spec)")
-    KMS_ERROR = ("kms_error", 51, "AWS KMS returned an error")
+    KMS_ERROR = (
+        "kms_error",
+        51,
+        "AWS KMS or Cloud KMS returned an error, could not be reached, or failed an integrity (CRC32C) check",
+    )
     KMS_SIGNATURE_MISMATCH = ("kms_signature_mismatch", 52, "KMS returned a signature that does not verify")
     SIGNATURE_EXISTS = ("signature_exists", 53, "a signature already exists at the destination (they are immutable)")
     SIGNATURE_PATH_INVALID = (

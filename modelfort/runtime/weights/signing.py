@@ -1,9 +1,10 @@
-"""Sign a model directory with the strict hashing policy, with a local EC key or an AWS KMS key.
+"""Sign a model directory with the strict hashing policy, with a local EC key, an AWS KMS key or a Cloud KMS key.
 
-The signature is the library's OMS bundle (model_signing's own EC-key signer, or `KmsSigner` which builds the same
-bundle). Before anything is written, the new signature is put through the same `authenticate_signature` the
-startup verifier runs, so a release can never publish a signature its own verifier would refuse. It is written to a
-new file and, with `--upload`, to a new object in the reference store (`s3://` or `gs://`; never over an existing one).
+The signature is the library's OMS bundle (model_signing's own EC-key signer, or `KmsSigner` / `CloudKmsSigner`,
+which build the same bundle). `--kms-key` names either KMS; its form alone says which (`_kms_signer`). Before
+anything is written, the new signature is put through the same `authenticate_signature` the startup verifier runs,
+so a release can never publish a signature its own verifier would refuse. It is written to a new file and, with
+`--upload`, to a new object in the reference store (`s3://` or `gs://`; never over an existing one).
 
 This uses two names from `model_signing._signing` (`Payload` and the EC-key `Signer`) because the public
 `model_signing.signing.Config` can neither take a custom (KMS) signer nor return the root digest to pin. The
@@ -24,7 +25,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from model_signing._signing import sign_ec_key
 from model_signing._signing import signing as oms_signing
 
+from modelfort.runtime.weights import cloud_kms_clients
 from modelfort.runtime.weights.aws_clients import ClientFactory, region_of_kms_key
+from modelfort.runtime.weights.cloud_kms_clients import CloudKmsClientFactory
 from modelfort.runtime.weights.gcs_clients import GcsClientFactory
 from modelfort.runtime.weights.hashing_policy import hash_model_dir
 from modelfort.runtime.weights.model_tree import scan_model_tree
@@ -135,11 +138,16 @@ def run_sign(
     public_key_out: Path | None,
     client_factory: ClientFactory,
     gcs_client_factory: GcsClientFactory | None = None,
+    cloud_kms_client_factory: CloudKmsClientFactory | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
     max_workers: int | None = None,
 ) -> int:
     """`modelfort sign`: sign, write, optionally upload; print the root digest (hex) alone on stdout.
+
+    `kms_key_id` is an AWS KMS key (signed through a `kms` client from `client_factory`) or a Cloud KMS key version
+    `projects/…/cryptoKeyVersions/N` (through the client `cloud_kms_client_factory` makes; None means the
+    production one); the key is read and checked before the model is hashed.
 
     `upload_uri` may be `s3://` (uploaded with an AWS client from `client_factory`) or `gs://` (with the Cloud
     Storage connection from `gcs_client_factory`); it is checked before anything is signed, and the upload never
@@ -159,7 +167,7 @@ def run_sign(
                 raise WeightsError(Reason.SIGNATURE_EXISTS, f"{str(path)!r} already exists; refusing to overwrite it")
         if upload_uri:
             object_stores.check_location(upload_uri)
-        signer = _make_signer(private_key_path, kms_key_id, client_factory)
+        signer = _make_signer(private_key_path, kms_key_id, client_factory, cloud_kms_client_factory)
         signed = sign_model(model_dir, signer, max_workers=max_workers)
         write_new_file(signature_path, signed.bundle_json)
         if public_key_out is not None:
@@ -180,14 +188,35 @@ def run_sign(
     return 0
 
 
-def _make_signer(private_key_path: Path | None, kms_key_id: str | None, client_factory: ClientFactory) -> ModelSigner:
+def _make_signer(
+    private_key_path: Path | None,
+    kms_key_id: str | None,
+    client_factory: ClientFactory,
+    cloud_kms_client_factory: CloudKmsClientFactory | None,
+) -> ModelSigner:
     if (private_key_path is None) == (kms_key_id is None):
         raise WeightsError(Reason.SIGNING_KEY_INVALID, "give exactly one of --private-key or --kms-key")
     if private_key_path is not None:
         return local_key_signer(private_key_path)
+    return _kms_signer(kms_key_id, client_factory, cloud_kms_client_factory)
+
+
+def _kms_signer(
+    kms_key: str, client_factory: ClientFactory, cloud_kms_client_factory: CloudKmsClientFactory | None
+) -> ModelSigner:
+    """The one place `--kms-key` is told apart: a Cloud KMS resource name (`projects/…`) or else an AWS KMS key.
+
+    A Cloud KMS key builds no AWS client, and an AWS key loads no Google library (the Cloud KMS modules import
+    google-auth only when a client is built).
+    """
+    from modelfort.runtime.weights import cloud_kms_signer
+
+    if cloud_kms_signer.names_cloud_kms_key(kms_key):
+        factory = cloud_kms_client_factory or cloud_kms_clients.client_factory()
+        return cloud_kms_signer.cloud_kms_signer(kms_key, factory)
     from modelfort.runtime.weights.kms_signer import KmsSigner
 
-    return KmsSigner(client_factory("kms", region_of_kms_key(kms_key_id)), kms_key_id)
+    return KmsSigner(client_factory("kms", region_of_kms_key(kms_key)), kms_key)
 
 
 def _self_check(bundle_json: bytes, public_key_pem: bytes, root_digest: str) -> None:
