@@ -79,6 +79,7 @@ MUTATIONS = {
     "dns-forwarding": {("gcp-dns-logged", "forward-everything")},
     "public-bucket-member": {("gcp-no-public-members", "weights-for-everyone")},
     "weights-without-audit-logs": {("gcs-data-access-logged", "prod-weights-bucket")},
+    "weights-for-every-pod": {("gcs-workload-read-scoped", "weights-for-every-pod")},
     "project-wide-secret-accessor": {("gcp-secret-access-scoped", "every-secret")},
     "default-node-pool": {("gke-nodes-hardened", "defaults-pool")},
     "cluster-without-guardrails": {("gcp-model-armor-present", "prod-gpu-cluster")},

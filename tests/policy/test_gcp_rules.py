@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from fixtures import judge_all, res
+from fixtures import flagged, judge_all, res
 
 from modelfort_policy.rules import ALL_RULES
 
@@ -346,6 +346,42 @@ def model_buckets(signature_days: int = 365) -> list[dict]:
 
 def test_hardened_model_buckets_pass(packs):
     assert violations(packs.get(), model_buckets()) == {}
+
+
+POD = "principal://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p.svc.id.goog/subject/ns/models/sa/m"
+RELEASE_ONLY = {"title": "one release", "expression": 'resource.name.startsWith("projects/_/buckets/weights/objects/models/m/1/")'}
+
+
+@pytest.mark.control("WP-03", "NB-06")
+@pytest.mark.parametrize(
+    "bucket,props,flagged_",
+    [
+        ("weights", {"role": "roles/storage.objectViewer", "member": POD, "condition": RELEASE_ONLY}, False),
+        ("weights", {"role": "roles/storage.objectViewer", "member": POD}, True),
+        ("signatures", {"role": "roles/storage.objectViewer", "member": "serviceAccount:p.svc.id.goog[models/m]"}, True),
+        ("weights", {"role": "roles/storage.objectAdmin", "member": POD, "condition": RELEASE_ONLY}, True),
+        ("weights", {"role": "roles/storage.objectViewer",
+                     "members": ["principalSet://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p.svc.id.goog/namespace/models"]}, True),
+        # Service accounts (pipelines, readers) are judged by the other rules; only pods' own identities here.
+        ("weights", {"role": "roles/storage.objectViewer", "member": "serviceAccount:reader@p.iam.gserviceaccount.com"}, False),
+        # A bucket that holds no model data is not this rule's business.
+        ("logs", {"role": "roles/storage.objectViewer", "member": POD}, False),
+    ],
+)
+def test_pods_read_model_buckets_only_through_grants_narrowed_to_their_release(packs, bucket, props, flagged_):
+    buckets = [*model_buckets(), res(BUCKET, "logs", {})]
+    target = next(b for b in buckets if b["name"] == bucket)
+    grant = res("gcp:storage/bucketIAMMember:BucketIAMMember", "grant", {"bucket": "x", **props}, deps={"bucket": [target]})
+    assert flagged(judge_all(packs.get(), [*buckets, grant]), "gcs-workload-read-scoped") == ({"grant"} if flagged_ else set())
+
+
+def test_a_policy_document_binding_without_a_condition_is_flagged(packs):
+    weights = model_buckets()[0]
+    document = {"bindings": [{"role": "roles/storage.objectViewer", "members": [POD], "condition": RELEASE_ONLY},
+                             {"role": "roles/storage.objectViewer", "members": [POD]}]}
+    policy = res("gcp:storage/bucketIAMPolicy:BucketIAMPolicy", "policy", {"bucket": "x", "policyData": json.dumps(document)},
+                 deps={"bucket": [weights]})
+    assert flagged(judge_all(packs.get(), [weights, policy]), "gcs-workload-read-scoped") == {"policy"}
 
 
 @pytest.mark.control("WP-01", "WP-02", "WP-03", "WP-06", "DP-09", "OB-03")

@@ -88,6 +88,11 @@ if wanted("weights") or wanted("perimeter"):
     weights.grant_read("serving", f"serviceAccount:{PROJECT}.svc.id.goog[llama-guard/model-server]", "models/llama-guard/3.1.0")
     if mutation == "public-bucket-member":
         gcp.storage.BucketIAMMember("weights-for-everyone", bucket=weights.bucket_name, role="roles/storage.objectViewer", member="allUsers")
+    if mutation == "weights-for-every-pod":
+        # Every pod of a namespace reads every model: no condition narrows the grant to one release.
+        gcp.storage.BucketIAMMember("weights-for-every-pod", bucket=weights.bucket_name, role="roles/storage.objectViewer",
+                                    member=f"principalSet://iam.googleapis.com/projects/123456789012/locations/global/"
+                                           f"workloadIdentityPools/{PROJECT}.svc.id.goog/namespace/models")
 
 # The critical tier keeps weights and signatures inside an enforced perimeter.
 if wanted("perimeter") or (CRITICAL and (wanted("weights") or wanted("reference"))):

@@ -23,7 +23,7 @@ SECRET = {"slow-secret-rotation": {"rotation_days": 90}}
 # What a program could add beside the components (the pack judges programs, not just components).
 BESIDE = {"network": ("default-route", "private-vip-route", "peering", "cloud-nat", "open-egress-firewall", "dns-record-elsewhere",
                       "dns-forwarding"),
-          "weights": ("public-bucket-member", "weights-without-audit-logs"),
+          "weights": ("public-bucket-member", "weights-without-audit-logs", "weights-for-every-pod"),
           "secrets": ("project-wide-secret-accessor",),
           "cluster": ("default-node-pool", "cluster-without-guardrails")}
 GROUPS = {

@@ -7,11 +7,13 @@ Every GCP IAM resource is judged, whatever it guards (buckets, secrets, keys, re
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from modelfort_policy.props import as_list
 from modelfort_policy.rule import Context, Finding, Resource, Rule, StackResource
+from modelfort_policy.rules.gcp_common import BUCKET, SIGNATURES, WEIGHTS, data_class, of_type, points_to
 from modelfort_policy.tiers import STANDARD
 
 PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
@@ -35,6 +37,13 @@ SECRET_ROLES = frozenset({
 })
 """Roles that read, replace or administer secret values. Granted on a project (or higher) they reach every secret in
 it, present and future, including other workloads' credentials."""
+
+
+BUCKET_GRANTS = frozenset(f"gcp:storage/bucketIAM{kind}:BucketIAM{kind}" for kind in ("Member", "Binding", "Policy"))
+WORKLOAD_READ_ROLE = "roles/storage.objectViewer"
+WORKLOAD_MEMBER = re.compile(r"^(principal|principalSet)://iam\.googleapis\.com/.*/workloadIdentityPools/[^/]+\.svc\.id\.goog/"
+                             r"|^serviceAccount:[^@\s]+\.svc\.id\.goog\[")
+"""A Kubernetes workload's own identity (Workload Identity Federation for GKE): a pod, not a person or a pipeline."""
 
 
 def _is_iam_resource(resource_type: str) -> bool:
@@ -83,6 +92,41 @@ def check_secret_access_scoped(resource: Resource, _ctx: Context) -> Iterable[st
                    "grant it on each secret instead (RotatedSecret.grant_access).")
 
 
+def _conditions(resource: Any) -> list[tuple[str, list[str], bool]]:
+    """(role, members, has a condition) per grant of a bucket IAM resource (policy documents: per binding)."""
+    props = resource.props
+    if resource.resource_type.endswith("Policy"):
+        try:
+            document = json.loads(props.get("policyData")) if isinstance(props.get("policyData"), str) else {}
+        except json.JSONDecodeError:
+            document = {}
+        return [(str(b.get("role")), [str(m) for m in b.get("members") or []], bool(b.get("condition")))
+                for b in (document or {}).get("bindings") or [] if isinstance(b, dict)]
+    condition = props.get("condition")
+    expression = condition.get("expression") if hasattr(condition, "get") else None
+    return [(role, members, bool(expression)) for role, members in _grants(resource)]
+
+
+def check_workload_reads_scoped(resources: Sequence[StackResource], _ctx: Context) -> Iterable[Finding]:
+    """A pod's identity reads model weights and signatures object by object, narrowed by an IAM condition to its own
+    release: a bucket-wide grant lets one model's pods read every model, and any other role lets them change one."""
+    buckets = [b for b in of_type(resources, BUCKET) if data_class(b) in (WEIGHTS, SIGNATURES)]
+    for grant in resources:
+        if grant.resource_type not in BUCKET_GRANTS:
+            continue
+        guarded = next((b for b in buckets if points_to(grant, "bucket", b)), None)
+        if guarded is None:
+            continue
+        for role, members, conditioned in _conditions(grant):
+            for member in (m for m in members if WORKLOAD_MEMBER.match(m)):
+                if role != WORKLOAD_READ_ROLE:
+                    yield Finding(f"'{grant.name}' grants {role} on {data_class(guarded)} bucket '{guarded.name}' to the "
+                                  f"workload {member}: pods only ever read ({WORKLOAD_READ_ROLE}).", grant.urn)
+                elif not conditioned:
+                    yield Finding(f"'{grant.name}' lets the workload {member} read all of {data_class(guarded)} bucket "
+                                  f"'{guarded.name}': narrow it with an IAM condition to its own release.", grant.urn)
+
+
 RULES = (
     Rule(name="gcp-no-public-members", description="No GCP IAM grant or storage ACL names allUsers or allAuthenticatedUsers.",
          severity="critical", controls=("WP-03", "WP-02", "SC-03"), mandatory_from=STANDARD,
@@ -92,4 +136,10 @@ RULES = (
          severity="high", controls=("SC-03", "WP-02"), mandatory_from=STANDARD,
          remediation="Grant roles/secretmanager.secretAccessor on the secret (gcp.secretmanager.SecretIamMember).",
          resource_types=HIERARCHY_GRANTS, resource_check=check_secret_access_scoped),
+    Rule(name="gcs-workload-read-scoped",
+         description="Kubernetes workloads read model weights and signatures only through grants narrowed to their own release.",
+         severity="high", controls=("WP-03", "WP-02", "NB-06"), mandatory_from=STANDARD,
+         remediation="Grant roles/storage.objectViewer with an IAM condition on the release's objects "
+         "(WeightsBucket.grant_read, ModelReferenceStore.grant_verify).",
+         stack_check=check_workload_reads_scoped),
 )
