@@ -16,6 +16,7 @@ signature has passed.
 
 from __future__ import annotations
 
+import abc
 import base64
 
 from cryptography import exceptions as crypto_exceptions
@@ -61,9 +62,9 @@ class RemoteKeySigner(sign_sigstore_pb.Signer):
         self._confirm(pae, signature)
         return sign_sigstore_pb.Signature(key_bundle(raw_payload, signature, self._key.fingerprint))
 
+    @abc.abstractmethod
     def _sign_pae(self, pae: bytes) -> tuple[bytes, str]:
         """The service's DER ECDSA signature over SHA-256(`pae`), and how it was asked for (for messages)."""
-        raise NotImplementedError
 
     def _confirm(self, pae: bytes, signature: bytes) -> None:
         """A further check by the service itself, after the local one passed; none by default."""

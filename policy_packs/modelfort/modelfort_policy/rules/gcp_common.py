@@ -118,13 +118,13 @@ def points_to(
     return any(same_resource(value, target) for value in values or [])
 
 
-def parse_network(text: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
-    if not isinstance(text, str):
+def default_pool_node_config(props: Any) -> Any:
+    """The node config a GKE cluster's default pool runs with: None when the pool is removed and none was given,
+    "missing" when the pool stays without one (Google's defaults: the Compute Engine default service account)."""
+    config = props.get("nodeConfig")
+    if config is None and props.get("removeDefaultNodePool") is True:
         return None
-    try:
-        return ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        return None
+    return config if config is not None else "missing"
 
 
 def node_config_problems(config: Any, where: str) -> list[str]:

@@ -13,16 +13,16 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from modelfort_policy.props import as_mappings, is_open_cidr
+from modelfort_policy.props import as_mappings, is_open_cidr, parse_cidr
 from modelfort_policy.rule import Context, Finding, Resource, Rule, StackResource
 from modelfort_policy.rules.gcp_common import (
     CLUSTER,
     NODE_POOL,
     accelerators,
+    default_pool_node_config,
     is_set,
     node_config_problems,
     of_type,
-    parse_network,
     points_to,
 )
 from modelfort_policy.tiers import CRITICAL, STANDARD
@@ -30,14 +30,6 @@ from modelfort_policy.tiers import CRITICAL, STANDARD
 ENFORCING_BINAUTHZ = frozenset({"PROJECT_SINGLETON_POLICY_ENFORCE", "POLICY_BINDINGS_AND_PROJECT_SINGLETON_POLICY_ENFORCE"})
 GPU_DRIVERS = frozenset({"DEFAULT", "LATEST"})
 PRIVATE = tuple(ipaddress.ip_network(r) for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
-
-
-def _cluster_node_config(props: Any) -> Any:
-    """The node config a cluster's default pool runs with, or None when the pool is removed and none was given."""
-    config = props.get("nodeConfig")
-    if config is None and props.get("removeDefaultNodePool") is True:
-        return None
-    return config if config is not None else "missing"
 
 
 # ---------------------------------------------------------------------------------------------------- control plane
@@ -56,7 +48,7 @@ def check_private_cluster(resource: Resource, _ctx: Context) -> Iterable[str]:
             yield f"GKE cluster '{resource.name}' admits every Google Cloud public IP to its API (gcp_public_cidrs_access_enabled)."
         for block in as_mappings(authorized.get("cidrBlocks")):
             text = block.get("cidrBlock")
-            cidr = parse_network(text)
+            cidr = parse_cidr(text)
             if cidr is None or is_open_cidr(text) or not any(cidr.version == 4 and cidr.subnet_of(r) for r in PRIVATE):
                 yield f"GKE cluster '{resource.name}' admits {text} to its API; only the zone's private ranges may reach it."
     dns = (props.get("controlPlaneEndpointsConfig") or {}).get("dnsEndpointConfig") or {}
@@ -106,7 +98,7 @@ def check_nodes_hardened(resource: Resource, _ctx: Context) -> Iterable[str]:
     if resource.resource_type == CLUSTER:
         if props.get("enableShieldedNodes") is False:
             yield f"GKE cluster '{resource.name}' turns Shielded GKE Nodes off."
-        config = _cluster_node_config(props)
+        config = default_pool_node_config(props)
         if config is None:
             return
         yield from node_config_problems(None if config == "missing" else config, f"default pool of GKE cluster '{resource.name}'")
@@ -144,7 +136,7 @@ def check_confidential_nodes(resources: Sequence[StackResource], _ctx: Context) 
     for cluster in clusters:
         if cluster.urn in covered:
             continue
-        config = _cluster_node_config(cluster.props)
+        config = default_pool_node_config(cluster.props)
         if config is not None and not _confidential(config):
             yield Finding(f"default pool of GKE cluster '{cluster.name}' is not confidential (memory unencrypted in use).", cluster.urn)
     for pool in of_type(resources, NODE_POOL):

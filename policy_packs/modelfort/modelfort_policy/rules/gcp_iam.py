@@ -51,8 +51,9 @@ def _is_iam_resource(resource_type: str) -> bool:
     return resource_type.startswith("gcp:") and resource_type.rsplit(":", 1)[-1].endswith(IAM_KINDS)
 
 
-def _grants(resource: Any) -> list[tuple[str, list[str]]]:
-    """(role, members) pairs a GCP IAM resource grants; policy documents are parsed."""
+def _grants(resource: Any) -> list[tuple[str, list[str], bool]]:
+    """(role, members, narrowed by an IAM condition) for each grant of a GCP IAM resource; policy documents are
+    parsed, one grant per binding."""
     props = resource.props
     kind = resource.resource_type.rsplit(":", 1)[-1]
     if kind.lower().endswith("policy"):
@@ -62,16 +63,18 @@ def _grants(resource: Any) -> list[tuple[str, list[str]]]:
         except json.JSONDecodeError:
             document = None
         if not isinstance(document, dict):
-            return [("(unreadable policy_data)", ["(unreadable)"])]
-        return [(str(b.get("role")), [str(m) for m in b.get("members") or []]) for b in document.get("bindings") or [] if isinstance(b, dict)]
+            return [("(unreadable policy_data)", ["(unreadable)"], False)]
+        return [(str(b.get("role")), [str(m) for m in b.get("members") or []], bool(b.get("condition")))
+                for b in document.get("bindings") or [] if isinstance(b, dict)]
     members = [str(m) for m in as_list(props.get("members"))] or [str(props.get("member"))]
-    return [(str(props.get("role")), members)]
+    condition = props.get("condition")
+    return [(str(props.get("role")), members, bool(condition.get("expression") if hasattr(condition, "get") else None))]
 
 
 def check_no_public_members(resources: Sequence[StackResource], _ctx: Context) -> Iterable[Finding]:
     for resource in resources:
         if _is_iam_resource(resource.resource_type):
-            for role, members in _grants(resource):
+            for role, members, _conditioned in _grants(resource):
                 if "(unreadable)" in members:
                     yield Finding(f"'{resource.name}' has a policy_data that cannot be read as an IAM policy.", resource.urn)
                 for member in members:
@@ -86,25 +89,10 @@ def check_no_public_members(resources: Sequence[StackResource], _ctx: Context) -
 
 
 def check_secret_access_scoped(resource: Resource, _ctx: Context) -> Iterable[str]:
-    for role, members in _grants(resource):
+    for role, members, _conditioned in _grants(resource):
         if role in SECRET_ROLES:
             yield (f"'{resource.name}' grants {role} on a whole project, folder or organization to {', '.join(members)}: "
                    "grant it on each secret instead (RotatedSecret.grant_access).")
-
-
-def _conditions(resource: Any) -> list[tuple[str, list[str], bool]]:
-    """(role, members, has a condition) per grant of a bucket IAM resource (policy documents: per binding)."""
-    props = resource.props
-    if resource.resource_type.endswith("Policy"):
-        try:
-            document = json.loads(props.get("policyData")) if isinstance(props.get("policyData"), str) else {}
-        except json.JSONDecodeError:
-            document = {}
-        return [(str(b.get("role")), [str(m) for m in b.get("members") or []], bool(b.get("condition")))
-                for b in (document or {}).get("bindings") or [] if isinstance(b, dict)]
-    condition = props.get("condition")
-    expression = condition.get("expression") if hasattr(condition, "get") else None
-    return [(role, members, bool(expression)) for role, members in _grants(resource)]
 
 
 def check_workload_reads_scoped(resources: Sequence[StackResource], _ctx: Context) -> Iterable[Finding]:
@@ -117,7 +105,7 @@ def check_workload_reads_scoped(resources: Sequence[StackResource], _ctx: Contex
         guarded = next((b for b in buckets if points_to(grant, "bucket", b)), None)
         if guarded is None:
             continue
-        for role, members, conditioned in _conditions(grant):
+        for role, members, conditioned in _grants(grant):
             for member in (m for m in members if WORKLOAD_MEMBER.match(m)):
                 if role != WORKLOAD_READ_ROLE:
                     yield Finding(f"'{grant.name}' grants {role} on {data_class(guarded)} bucket '{guarded.name}' to the "

@@ -13,7 +13,7 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from modelfort_policy.props import as_list, as_mappings, is_open_cidr, within_any
+from modelfort_policy.props import as_list, as_mappings, is_open_cidr, parse_cidr, within_any
 from modelfort_policy.rule import Context, Finding, Resource, Rule, StackResource
 from modelfort_policy.rules.gcp_common import (
     CLUSTER,
@@ -24,7 +24,6 @@ from modelfort_policy.rules.gcp_common import (
     ROUTE,
     SUBNETWORK,
     of_type,
-    parse_network,
     points_to,
     strings,
 )
@@ -71,7 +70,7 @@ def check_network_custom_mode(resource: Resource, _ctx: Context) -> Iterable[str
 def check_route(resource: Resource, _ctx: Context) -> Iterable[str]:
     props = resource.props
     destination = props.get("destRange")
-    network = parse_network(destination)
+    network = parse_cidr(destination)
     gateway = str(props.get("nextHopGateway") or "")
     if network is not None and network.prefixlen == 0:
         yield f"route '{resource.name}' sends {destination} out of the zone; model networks have no default route."
@@ -159,13 +158,13 @@ def _zone_ranges(resources: Sequence[StackResource]) -> list[Any]:
     the restricted VIP and Private Service Connect endpoints."""
     ranges: list[Any] = [RESTRICTED_VIP]
     for subnet in of_type(resources, SUBNETWORK):
-        ranges.append(parse_network(subnet.props.get("ipCidrRange")))
-        ranges.extend(parse_network(r.get("ipCidrRange")) for r in as_mappings(subnet.props.get("secondaryIpRanges")))
+        ranges.append(parse_cidr(subnet.props.get("ipCidrRange")))
+        ranges.extend(parse_cidr(r.get("ipCidrRange")) for r in as_mappings(subnet.props.get("secondaryIpRanges")))
     for cluster in of_type(resources, CLUSTER):
-        ranges.append(parse_network((cluster.props.get("privateClusterConfig") or {}).get("masterIpv4CidrBlock")))
+        ranges.append(parse_cidr((cluster.props.get("privateClusterConfig") or {}).get("masterIpv4CidrBlock")))
     for address in of_type(resources, GLOBAL_ADDRESS):
         if address.props.get("purpose") == "PRIVATE_SERVICE_CONNECT":
-            ranges.append(parse_network(address.props.get("address")))
+            ranges.append(parse_cidr(address.props.get("address")))
     return [r for r in ranges if r is not None]
 
 
@@ -180,7 +179,7 @@ def check_firewall_outside_zone(resources: Sequence[StackResource], _ctx: Contex
         egress = _direction(props) == "EGRESS"
         key, allowed = ("destinationRanges", inside) if egress else ("sourceRanges", [*inside, *HEALTH_CHECK_RANGES])
         for text in strings(props.get(key)):
-            cidr = parse_network(text)
+            cidr = parse_cidr(text)
             if cidr is None:
                 yield Finding(f"firewall '{firewall.name}' names {text!r}, which is not a CIDR.", firewall.urn)
             elif cidr.prefixlen == 0:

@@ -27,6 +27,10 @@ from pulumi_policy.proxy import UnknownValueError
 
 from modelfort_policy.props import as_int, as_list, as_mappings, parse_cidr, referenced
 from modelfort_policy.rule import Context, Finding, Resource, Rule, StackResource
+from modelfort_policy.rules.eks import CLUSTER as EKS_CLUSTER
+from modelfort_policy.rules.gcp_common import CLUSTER as GKE_CLUSTER
+from modelfort_policy.rules.gcp_common import NODE_POOL as GKE_NODE_POOL
+from modelfort_policy.rules.gcp_common import default_pool_node_config
 from modelfort_policy.tiers import HIGH, STANDARD
 
 # ---------------------------------------------------------------------------------------------------- kinds
@@ -75,9 +79,6 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 LINK_LOCAL = ipaddress.ip_network("169.254.0.0/16")
 GKE_METADATA_SERVER = {ipaddress.ip_network("169.254.169.254/32"): 80, ipaddress.ip_network("169.254.169.252/32"): 988}
 """The GKE metadata server's addresses and ports (components/k8s/isolation.py has the same table)."""
-GKE_CLUSTER = "gcp:container/cluster:Cluster"
-GKE_NODE_POOL = "gcp:container/nodePool:NodePool"
-EKS_CLUSTER = "aws:eks/cluster:Cluster"
 SYSTEM_CHARTS: dict[str, frozenset[str]] = {"gpu-operator": frozenset({"gpu-operator"})}
 """The system namespaces the pack knows, and the Helm charts that make each one what it claims to be."""
 
@@ -877,7 +878,6 @@ def check_gpu_operator_hardened(resources: Sequence[StackResource], _ctx: Contex
             )
 
 
-# ---------------------------------------------------------------------------------------------------- services
 # ---------------------------------------------------------------------------------------------------- link-local egress
 def _gke_hides_node_metadata(resources: Sequence[StackResource]) -> bool:
     """True when the stack runs GKE only, and every node config it writes serves pods the GKE metadata server (which
@@ -885,12 +885,10 @@ def _gke_hides_node_metadata(resources: Sequence[StackResource]) -> bool:
     types = {r.resource_type for r in resources}
     if GKE_CLUSTER not in types or EKS_CLUSTER in types:
         return False  # the policies could land on a cluster where 169.254.169.254 is the node's instance metadata
-    configs = []
-    for resource in resources:
-        if resource.resource_type == GKE_NODE_POOL:
-            configs.append(resource.props.get("nodeConfig"))
-        elif resource.resource_type == GKE_CLUSTER and resource.props.get("removeDefaultNodePool") is not True:
-            configs.append(resource.props.get("nodeConfig"))
+    # A pool without node config, or a kept default pool without one ("missing"), runs Google's defaults: not GKE_METADATA.
+    configs = [r.props.get("nodeConfig") for r in resources if r.resource_type == GKE_NODE_POOL]
+    configs += [default_pool_node_config(r.props) for r in resources
+                if r.resource_type == GKE_CLUSTER and r.props.get("removeDefaultNodePool") is not True]
     return all(_get(config, "workloadMetadataConfig", "mode") == "GKE_METADATA" for config in configs)
 
 
@@ -939,6 +937,7 @@ def check_egress_no_link_local(resources: Sequence[StackResource], _ctx: Context
                     )
 
 
+# ---------------------------------------------------------------------------------------------------- services
 def check_service_cluster_ip(resource: Resource, _ctx: Context) -> Iterable[str]:
     spec = _map(resource.props.get("spec"))
     kind = spec.get("type", "ClusterIP")
