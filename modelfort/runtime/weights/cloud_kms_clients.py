@@ -31,7 +31,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -266,12 +266,11 @@ def crc32c(data: bytes) -> int:
 def _http_error(response: Any) -> CloudKmsHttpError:
     """Google's JSON error body (`{"error": {"code", "message", "status"}}`), or what a proxy sent instead."""
     status, message = "", ""
-    try:
+    # A body that is not Google's JSON error (a proxy's HTML page, say) leaves the HTTP status and the text below.
+    with suppress(ValueError, AttributeError):
         error = response.json().get("error") or {}
         status = str(error.get("status") or "")
         message = str(error.get("message") or "")
-    except (ValueError, AttributeError):
-        pass
     if not message:
         message = (response.text or "").strip()[:200] or "no error message"
     return CloudKmsHttpError(status or f"HTTP_{response.status_code}", response.status_code, message)

@@ -180,8 +180,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = _serve
 
-    def log_message(self, format: str, *args: Any) -> None:  # keep pytest output clean
-        pass
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: requests are not logged, so pytest's output stays clean."""
 
 
 class _Server(ThreadingHTTPServer):
