@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from modelfort.gate.mocks import kubernetes_autoname
+from modelfort.gate.child.mocks import kubernetes_autoname
 
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 SPECIAL_SIG_KEY = "4dabf18193072939515e22adb298388d"

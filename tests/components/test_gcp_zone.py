@@ -11,7 +11,7 @@ import pytest
 from components.config import parse_stack_config
 from components.gcp.zone import REQUIRED_APIS, SERVING_APIS, GcpZone
 from modelfort.gate.engine import run_program_under_mocks
-from modelfort.gate.mocks import GcpAnswers, RealisticMocks, gcp_project_number
+from modelfort.gate.child.mocks import GcpAnswers, RealisticMocks, gcp_project_number
 from modelfort.gate.stack_files import read_project, read_stack
 
 REPO = Path(__file__).resolve().parents[2]

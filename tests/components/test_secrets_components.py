@@ -191,7 +191,7 @@ def test_the_bootstrap_version_ignores_drift_so_a_refresh_cannot_restore_the_pla
         import asyncio, json, sys
         import pulumi
         from pulumi.runtime.mocks import MockMonitor
-        from modelfort.gate.mocks import RealisticMocks
+        from modelfort.gate.child.mocks import RealisticMocks
 
         class Monitor(MockMonitor):
             ignored = {}

@@ -2,6 +2,12 @@
 
 Realistic outputs matter: programs build policies and names from ARNs and ids, and the policy pack reads them.
 Every value is derived from the resource's name, so two runs of the same program plan the same stack.
+
+Two layers answer. Hand-written answers cover what decides a verdict (availability zones, prefix lists, caller
+identity, the GCP formats, EKS/KMS/S3 specifics). Everything else a resource class or an invoke result type
+declares is answered from the SDK's own type information (`sdk_types`, `values`), so a program reading any output
+(`svc.status.load_balancer.ingress[0].ip`) continues with a plausible, known value even though the run is a
+preview. What neither layer can answer is listed in `mock_gaps`, never silently left empty.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ from typing import Any
 
 import pulumi
 
-ACCOUNT_ID = "123456789012"
+from . import sdk_types, values
+
+ACCOUNT_ID = values.ACCOUNT_ID
 DEFAULT_REGION = "us-east-1"
 
 # EC2-style id prefixes (aws.ec2 and friends); other resources get a uuid-like or name-based id.
@@ -64,13 +72,61 @@ class RealisticMocks(pulumi.runtime.Mocks):
     def __init__(self, region: str | None = None) -> None:
         self.region = region or DEFAULT_REGION
         self.unanswered_invokes: list[str] = []
+        self.mock_gaps: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self.gcp = GcpAnswers()
+        self.invoke_handlers: dict[str, Any] = {}
+        """Invokes answered by the monitor's expanders (Kubernetes YAML, kustomize, Helm), by token."""
 
     # ------------------------------------------------------------------------------------------- resources
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
-        if not args.custom:
+        return self.answer_resource(args, remote=False)
+
+    def answer_resource(self, args: pulumi.runtime.MockResourceArgs, remote: bool) -> tuple[str | None, dict]:
+        """The id and state of a registration: hand-written answers first, then every declared output the
+        program did not give (for custom resources and remote components; a local component's outputs are
+        computed by the program itself)."""
+        if not args.custom and not remote:
             return None, {}
+        if not args.custom:
+            return None, self._declared(args.typ, args.name, {}, outputs_only=False)
+        resource_id, state = self._hand_written(args)
+        if args.typ.startswith("pulumi:providers:"):
+            return resource_id, state
+        return resource_id, self._declared(args.typ, args.name, state, outputs_only=True)
+
+    def _declared(self, typ: str, name: str, state: dict[str, Any], outputs_only: bool) -> dict[str, Any]:
+        shape = sdk_types.resource_shape(typ)
+        if shape is None and typ.startswith("kubernetes:"):
+            # A custom resource (CRD kind): the provider reports back the object it was given, nothing more.
+            return state
+        if shape is None:
+            self.gap("output", typ, "no installed Pulumi SDK declares this type: its outputs resolve to nothing")
+            return state
+        inputs = sdk_types.input_names(typ) if outputs_only else frozenset()
+        length = state.get("length")
+        context = values.Context(typ, name, self._region_for(typ, state), _gcp_config("project") or GCP_DEFAULT_PROJECT,
+                                 length=int(length) if isinstance(length, (int, float)) else None)
+        out = dict(state)
+        for field, field_shape in shape.fields:
+            if field in inputs and field not in out:
+                continue
+            generated = values.generate(field_shape, context, out.get(field), field)
+            if generated is not None:
+                out[field] = generated
+        return out
+
+    def _region_for(self, typ: str, state: dict[str, Any]) -> str:
+        if typ.startswith("gcp:"):
+            return str(state.get("region") or _gcp_config("region") or GCP_DEFAULT_REGION)
+        return self.region
+
+    def gap(self, kind: str, token: str, detail: str) -> None:
+        with self._lock:
+            if not any(g["kind"] == kind and g["token"] == token for g in self.mock_gaps):
+                self.mock_gaps.append({"kind": kind, "token": token, "detail": detail})
+
+    def _hand_written(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         state: dict[str, Any] = dict(args.inputs)
         if args.typ == "pulumi:providers:gcp":
             return self.gcp.register_provider(args.name, state), state
@@ -144,6 +200,10 @@ class RealisticMocks(pulumi.runtime.Mocks):
             )
         elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
             out.update(latestVersion=1, defaultVersion=1, arn=f"arn:aws:ec2:{region}:{account}:launch-template/{resource_id}")
+        elif typ == "aws:appsync/graphQLApi:GraphQLApi":
+            # A map whose keys AppSync documents (GRAPHQL, REALTIME): no type information can name them.
+            host = f"{_hex(name, 26)}.appsync-api.{region}.amazonaws.com"
+            out.update(uris={"GRAPHQL": f"https://{host}/graphql", "REALTIME": f"wss://{host.replace('appsync-api', 'appsync-realtime-api')}/graphql"})
         elif typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
             out.update(prefixListId=_S3_PREFIX_LIST["id"] if state.get("vpcEndpointType") == "Gateway" else "")
         out.update(_secrets_and_images_outputs(typ, name, state, region, account))
@@ -152,14 +212,24 @@ class RealisticMocks(pulumi.runtime.Mocks):
 
     # ------------------------------------------------------------------------------------------- invokes
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
-        answer = _INVOKES.get(args.token)
-        if answer is None and args.token in _GCP_INVOKES:
-            return _GCP_INVOKES[args.token](self.gcp, self, dict(args.args))
-        if answer is None:
+        token, given = args.token, dict(args.args)
+        if token in self.invoke_handlers:
+            return self.invoke_handlers[token](given)
+        answer = _INVOKES.get(token)
+        if answer is not None:
+            return answer(self, given)
+        if token in _GCP_INVOKES:
+            return _GCP_INVOKES[token](self.gcp, self, given)
+        shape = sdk_types.invoke_shape(token)
+        if shape is None:
             with self._lock:
-                self.unanswered_invokes.append(args.token)
+                self.unanswered_invokes.append(token)
+            self.gap("invoke", token, "no installed Pulumi SDK declares this invoke's result type: answered with nothing")
             return {}
-        return answer(self, dict(args.args))
+        # The result echoes what the program asked for (`get_vpc(id=...)` answers that id), the rest is generated.
+        context = values.Context(token, token.split(":")[-1], self._region_for(token, given),
+                                 _gcp_config("project") or GCP_DEFAULT_PROJECT)
+        return values.generate(shape, context, {k: v for k, v in given.items() if v is not None})
 
 
 def _caller_identity(_mocks: RealisticMocks, _args: dict) -> dict:
