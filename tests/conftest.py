@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from collections.abc import Iterator
@@ -10,10 +11,18 @@ from pathlib import Path
 import pytest
 
 from modelfort.gate.analyzer import PackProcess
+from modelfort.gate.environments import pack_interpreter
 
 REPO = Path(__file__).resolve().parents[1]
 PACK_DIR = REPO / "policy_packs" / "modelfort"
 PROGRAMS = Path(__file__).resolve().parent / "programs"
+
+
+@functools.lru_cache(maxsize=1)
+def pack_python() -> str:
+    """The pack's own environment (built from its requirements.txt, cached by their hash), as the gate runs it.
+    scripts/test builds it up front; building it here is the fallback for a bare `pytest`."""
+    return pack_interpreter(str(PACK_DIR)).python
 
 
 class PackPool:
@@ -26,7 +35,7 @@ class PackPool:
         config = config if config is not None else {"modelfort:zone": "production"}
         key = json.dumps(config, sort_keys=True)
         if key not in self._packs:
-            pack = PackProcess(pack_dir=str(PACK_DIR), project="fixture", stack="test", config=config)
+            pack = PackProcess(pack_dir=str(PACK_DIR), project="fixture", stack="test", config=config, python=pack_python())
             pack.start()
             pack.connect()
             pack.configure(pack.analyzer_info())

@@ -2,16 +2,17 @@
 
 The CLI's `pulumi-analyzer-policy-python` shim runs `python -u -m pulumi.policy <engine> <pack-dir>` with the stack's
 project, name, dry-run flag and config in the environment; the pack prints its port and serves `Analyzer`. Doing the
-same here tests the pack as shipped, including a third party's.
+same here (with the pack's own interpreter, see environments.py) tests the pack as shipped, including a third party's.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
-import sys
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,8 +21,24 @@ import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, plugin_pb2
 
-STARTUP_TIMEOUT_SECONDS = 60
-CALL_TIMEOUT_SECONDS = 60
+from modelfort.gate.environments import pack_interpreter
+
+# Generous on purpose: a pack that imports a large dependency tree on a loaded CI machine can take a minute to print
+# its port, and a verdict must never depend on machine load. A pack that is truly stuck still fails, and says so.
+STARTUP_TIMEOUT_SECONDS = 180
+CALL_TIMEOUT_SECONDS = 180
+TRACEBACK_WAIT_SECONDS = 10
+# A traceback frame: `  File "/path/to/rules/storage.py", line 12, in bucket_is_private`.
+TRACEBACK_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<function>\S+)', re.MULTILINE)
+# Frames of the machinery between the gRPC call and the policy: never the policy's own code.
+MACHINERY_PATHS = ("/grpc/", "/pulumi_policy/", "/pulumi/", "/concurrent/", "/threading.py", "/asyncio/")
+# `python -u -m pulumi.policy`, as the CLI's shim runs it, plus one thing: the gRPC server logs a policy's exception
+# with its traceback only to a logger with no handler, so the pack's stderr would say nothing about where it failed.
+# A stderr handler on the root logger makes that traceback visible, so a crash report can name the failing code.
+PACK_BOOTSTRAP = (
+    "import logging, runpy, sys; logging.basicConfig(level=logging.WARNING, stream=sys.stderr); "
+    "sys.argv[0] = 'pulumi.policy'; runpy.run_module('pulumi.policy', run_name='__main__', alter_sys=True)"
+)
 # The pack needs an engine address argument; nothing in a policy run dials it unless a policy logs through the engine.
 UNUSED_ENGINE_ADDRESS = "127.0.0.1:0"
 
@@ -83,7 +100,8 @@ class PackProcess:
     stack: str
     config: Mapping[str, str]
     secret_keys: Iterable[str] = ()
-    python: str = sys.executable
+    python: str | None = None
+    """The pack's interpreter; None: the pack's own environment as environments.pack_interpreter chooses it."""
     _process: subprocess.Popen | None = field(default=None, init=False)
     _channel: grpc.Channel | None = field(default=None, init=False)
     _stderr: list[str] = field(default_factory=list, init=False)
@@ -97,6 +115,8 @@ class PackProcess:
         self.close()
 
     def start(self) -> None:
+        if self.python is None:
+            self.python = pack_interpreter(self.pack_dir).python
         env = {
             **os.environ,
             "PULUMI_PROJECT": self.project,
@@ -106,7 +126,7 @@ class PackProcess:
             "PULUMI_CONFIG_SECRET_KEYS": json.dumps(list(self.secret_keys)),
         }
         self._process = subprocess.Popen(
-            [self.python, "-u", "-m", "pulumi.policy", UNUSED_ENGINE_ADDRESS, self.pack_dir],
+            [self.python, "-u", "-c", PACK_BOOTSTRAP, UNUSED_ENGINE_ADDRESS, self.pack_dir],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -127,18 +147,35 @@ class PackProcess:
         if not line.isdigit():
             self._process.kill()
             self._process.wait(5)
-            raise PackError(
-                f"policy pack {self.pack_dir} did not start (no port printed"
-                f"{'' if port_line else f' within {STARTUP_TIMEOUT_SECONDS}s'}):\n{self.stderr_text()}"
-            )
+            why = (f"it printed {line!r} instead of a port" if port_line else
+                   f"it printed no port within {STARTUP_TIMEOUT_SECONDS}s (slow to import, or stuck)")
+            raise PackError(f"policy pack {self.pack_dir} did not start with {self.python}: {why}:\n{self.stderr_text()}")
         self._channel = grpc.insecure_channel(f"127.0.0.1:{int(line)}")
-        grpc.channel_ready_future(self._channel).result(timeout=STARTUP_TIMEOUT_SECONDS)
+        try:
+            grpc.channel_ready_future(self._channel).result(timeout=STARTUP_TIMEOUT_SECONDS)
+        except grpc.FutureTimeoutError as error:
+            raise PackError(
+                f"policy pack {self.pack_dir} printed port {line} but its gRPC server was not ready within "
+                f"{STARTUP_TIMEOUT_SECONDS}s:\n{self.stderr_text()}"
+            ) from error
         self.stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
 
     def _drain_stderr(self) -> None:
         assert self._process is not None and self._process.stderr is not None
         for line in self._process.stderr:
             self._stderr.append(line)
+
+    def _traceback_since(self, seen: int) -> str:
+        """The pack logs the traceback before it answers with the error, so it is already in the pipe; the drain
+        thread may still be reading it. Wait for it a bounded while; without it the message still names the resource."""
+        deadline = time.monotonic() + TRACEBACK_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            text = "".join(self._stderr[seen:])
+            if "Traceback" in text and TRACEBACK_FRAME.search(text.split("Traceback", 1)[1]) and text.endswith("\n") and \
+                    not text.rstrip("\n").splitlines()[-1].startswith(" "):
+                return text
+            time.sleep(0.05)
+        return "".join(self._stderr[seen:])
 
     def stderr_text(self) -> str:
         return "".join(self._stderr[-200:]).strip()
@@ -213,7 +250,14 @@ class PackProcess:
             name=resource["name"],
             options=analyzer_pb2.AnalyzerResourceOptions(parent=resource.get("parent", ""), protect=resource.get("protect", False)),
         )
-        response = self._call("Analyze", request)
+        seen = len(self._stderr)
+        try:
+            response = self._call("Analyze", request)
+        except PackError as error:
+            raise PackError(
+                f"policy pack crashed analyzing {resource['urn']} (type {resource['type']})"
+                f"{policy_hint(self._traceback_since(seen))}: {error}"
+            ) from error
         # Resource policies report without a URN; the engine attributes them to the resource analyzed.
         return [_diagnostic(d, "resource", default_urn=resource["urn"]) for d in response.diagnostics]
 
@@ -233,6 +277,17 @@ class PackProcess:
                 entry.propertyDependencies[prop].urns.extend(urns)
         response = self._call("AnalyzeStack", request)
         return [_diagnostic(d, "stack") for d in response.diagnostics]
+
+
+def policy_hint(traceback_text: str) -> str:
+    """The pack SDK's gRPC error says only the exception ("Exception calling application: ..."); it does not name the
+    policy. The traceback the pack logs does name the function and file that raised: report the innermost frame that
+    is not gRPC or SDK machinery, and say it is taken from the traceback."""
+    frames = [m for m in TRACEBACK_FRAME.finditer(traceback_text) if not any(p in m["file"] for p in MACHINERY_PATHS)]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f"; the pack's traceback ends in {frame['function']}() at {frame['file']}:{frame['line']}"
 
 
 def _struct(properties: Mapping[str, Any]) -> struct_pb2.Struct:

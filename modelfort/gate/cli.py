@@ -27,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--manifests", metavar="DIR",
                         help="write the Kubernetes objects the stack plans as YAML, one file per object (Helm releases "
                         "are rendered at deploy time: listed, not written)")
+    parser.add_argument("--no-install", action="store_true",
+                        help="never create the program's or the pack's virtualenv: a missing one is an error (exit 2) "
+                        "saying how to create it (default: create it from requirements, as `pulumi install` does)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(handler=run)
 
@@ -40,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"modelfort gate: {message}", file=sys.stderr, flush=True)
 
-    options = GateOptions(program_dir=args.program_dir, stack=args.stack, policy_pack=args.policy_pack or DEFAULT_PACK)
+    options = GateOptions(program_dir=args.program_dir, stack=args.stack, policy_pack=args.policy_pack or DEFAULT_PACK,
+                          install=not args.no_install)
     report = run_gate(options, progress)
     sys.stdout.write(render_summary(report))
     for path, writer in ((args.json, write_json), (args.sarif, write_sarif), (args.junit, write_junit), (args.markdown, write_markdown), (args.html, write_html)):

@@ -14,13 +14,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelfort.gate.analyzer import PackError, PackInfo, PackProcess
+from modelfort.gate.analyzer import PackError, PackInfo, PackProcess, PolicyInfo
+from modelfort.gate.environments import Interpreter, activated_env, pack_interpreter, parse_runtime, program_interpreter
 from modelfort.gate.stack_files import Project, StackFile, UsageError, read_project, read_stack
-from modelfort.gate.verdict import EXIT_FAILURE, EXIT_USAGE, Verdict, judge
+from modelfort.gate.verdict import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    GATE_POLICIES,
+    MODELFORT_PACK_NAME,
+    Verdict,
+    gate_findings,
+    judge,
+    without_unused_claims,
+)
 
 DEFAULT_PACK = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "policy_packs", "modelfort")
 PROGRAM_TIMEOUT_SECONDS = 600
+CHILD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child")
+CHILD_PACKAGE = "_modelfort_gate_child"
+# Errors of the program that are the stack's config, not the program or the gate: exit 2, like a usage error.
+CONFIG_ERROR_TYPES = frozenset({"ConfigMissingError", "ConfigTypeError"})
 ZONE_KEY = "modelfort:zone"
+STACK_TYPE = "pulumi:pulumi:Stack"
 WAIVERS_KEY = "modelfort:waivers"
 
 
@@ -31,6 +46,8 @@ class GateOptions:
     policy_pack: str = DEFAULT_PACK
     today: dt.date | None = None
     """The date waivers are judged against; defaults to today's UTC date."""
+    install: bool = True
+    """Create a missing program or pack environment (as `pulumi install` does); False: a missing one is exit 2."""
 
 
 @dataclass
@@ -47,6 +64,11 @@ class GateReport:
     """Why the gate could not judge (usage, program or pack failure)."""
     error_exit_code: int | None = None
     unanswered_invokes: list[str] = field(default_factory=list)
+    mock_gaps: list[dict[str, str]] = field(default_factory=list)
+    """What the gate's mocks could not answer ({kind: invoke|output, token, detail}): gaps of the gate, not the program."""
+    unexpandable: list[dict[str, str]] = field(default_factory=list)
+    program_python: Interpreter | None = None
+    pack_python: Interpreter | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -58,6 +80,13 @@ class GateReport:
     @property
     def verdict_name(self) -> str:
         return {0: "pass", 1: "blocked", 2: "error", 3: "error"}[self.exit_code]
+
+    @property
+    def policies(self) -> dict[str, PolicyInfo]:
+        """The pack's policies and the gate's own checks, for reports that list every rule."""
+        if self.pack is None:
+            return {}
+        return {**self.pack.policies, **GATE_POLICIES}
 
     @property
     def zone(self) -> str | None:
@@ -92,28 +121,39 @@ def _evaluate(report: GateReport, progress: Progress) -> None:
     if stack_file.path is None:
         progress(f"no stack config for '{options.stack}' in {project.stack_config_dir}: judging at the strictest tier")
     today = options.today or dt.datetime.now(dt.timezone.utc).date()
-    waiver_problems = _waivers(report, stack_file, today)
+    waivers, waiver_problems = _waivers(report, stack_file, today)
+
+    clock = time.perf_counter()
+    pack_dir = os.path.abspath(options.policy_pack)
+    report.pack_python = pack_interpreter(pack_dir, install=options.install)
+    report.program_python = program_interpreter(
+        project.directory, parse_runtime(project.runtime, os.path.join(project.directory, "Pulumi.yaml")), install=options.install
+    )
+    report.timings["environments"] = time.perf_counter() - clock
+    progress(f"program runs in {report.program_python.python} ({report.program_python.source})")
+    progress(f"policy pack runs in {report.pack_python.python} ({report.pack_python.source})")
 
     progress("starting the policy pack and running the program under mocks")
     clock = time.perf_counter()
     with PackProcess(
-        pack_dir=os.path.abspath(options.policy_pack),
+        pack_dir=pack_dir,
         project=project.name,
         stack=options.stack,
         config=stack_file.config,
         secret_keys=stack_file.secret_keys,
+        python=report.pack_python.python,
     ) as pack:
         # The pack starts while the program runs: they are independent, and two cores halve the wait.
-        result = run_program_under_mocks(project, stack_file)
+        result = run_program_under_mocks(project, stack_file, report.program_python)
         report.timings["program"] = time.perf_counter() - clock
         report.resources = result["resources"]
         report.unanswered_invokes = result.get("unanswered_invokes", [])
+        report.mock_gaps = list(result.get("mock_gaps") or [])
+        report.unexpandable = list(result.get("unexpandable") or [])
         if result["error"] is not None:
-            error = result["error"]
-            report.error = f"the program failed: {error['type']}: {error['message']}\n{error['traceback']}"
-            report.error_exit_code = error.get("exit_code") or EXIT_FAILURE
+            report.error, report.error_exit_code = program_failure(result["error"], report.mock_gaps)
             return
-        progress(f"program registered {len(report.resources)} resources; judging them with the policy pack")
+        progress(f"program made {describe_registrations(report.resources)}; judging them with the policy pack")
         clock = time.perf_counter()
         pack.connect()
         pack.handshake(project.directory)
@@ -126,18 +166,76 @@ def _evaluate(report: GateReport, progress: Progress) -> None:
         diagnostics.extend(pack.analyze_stack(report.resources))
         report.timings["policies"] = time.perf_counter() - clock
     report.verdict = judge(diagnostics, info, {r["urn"]: r for r in report.resources}, waiver_problems)
+    findings, waived, used = gate_findings(report.resources, report.unexpandable, judged_component_types(info), waivers)
+    report.verdict.waiver_records = without_unused_claims(report.verdict.waiver_records, used)
+    report.verdict.add(findings, waived)
 
 
-def _waivers(report: GateReport, stack_file: StackFile, today: dt.date) -> list[str]:
+def registration_counts(resources: list[dict[str, Any]]) -> dict[str, int]:
+    """Registrations by kind. The plan counts custom resources only; the stack, components and providers are
+    registered too, so 'registered' is larger than 'Plan' by exactly those."""
+    counts = {"resources": 0, "components": 0, "providers": 0, "stack": 0}
+    for r in resources:
+        if r["type"] == STACK_TYPE:
+            counts["stack"] += 1
+        elif r["type"].startswith("pulumi:providers:"):
+            counts["providers"] += 1
+        elif r["custom"]:
+            counts["resources"] += 1
+        else:
+            counts["components"] += 1
+    return counts
+
+
+def describe_registrations(resources: list[dict[str, Any]]) -> str:
+    c = registration_counts(resources)
+    return (f"{len(resources)} registrations: {c['resources']} resources planned, {c['components']} components, "
+            f"{c['providers']} providers, {c['stack']} stack")
+
+
+def program_failure(error: dict[str, Any], mock_gaps: list[dict[str, str]]) -> tuple[str, int]:
+    """The message and exit code for a program that failed under the mocks. A missing required config value is the
+    stack's config problem (exit 2); after a mock had no answer the failure is most likely the gate's (exit 3)."""
+    text = f"the program failed: {error['type']}: {error['message']}\n{error.get('traceback', '')}"
+    if error["type"] in CONFIG_ERROR_TYPES:
+        return f"the stack's config is incomplete: {error['message']}\n{error.get('traceback', '')}", EXIT_USAGE
+    if mock_gaps:
+        gaps = "; ".join(describe_gap(g) for g in mock_gaps)
+        text = (
+            f"the program failed after the gate's mocks had no answer for: {gaps}. This is a gap in the offline gate's "
+            "mocks, not necessarily a fault of the program; judge this stack with `pulumi preview --policy-pack` or "
+            f"report the missing mock.\n{text}"
+        )
+    return text, error.get("exit_code") or EXIT_FAILURE
+
+
+def describe_gap(gap: dict[str, str]) -> str:
+    detail = f" ({gap['detail']})" if gap.get("detail") else ""
+    return f"{gap.get('kind', 'invoke')} {gap.get('token', '?')}{detail}"
+
+
+def judged_component_types(info: PackInfo) -> frozenset[str]:
+    """The remote component types ModelFort's pack judges on their inputs. Honoured only for ModelFort's pack: a
+    third-party pack's silence about a component says nothing. Missing module: none are judged (fail closed)."""
+    if info.name != MODELFORT_PACK_NAME:
+        return frozenset()
+    try:
+        from modelfort_policy.rules.remote_components import JUDGED_COMPONENT_TYPES
+    except ImportError:
+        return frozenset()
+    return frozenset(JUDGED_COMPONENT_TYPES)
+
+
+def _waivers(report: GateReport, stack_file: StackFile, today: dt.date) -> tuple[list[Any], list[str]]:
     # The waiver format is the ModelFort pack's; the gate reads it with the pack's own parser so both agree.
     from modelfort_policy.waivers import parse_waivers
 
     waivers, problems = parse_waivers(stack_file.raw.get(WAIVERS_KEY), today)
     report.waivers = [w.to_dict() for w in waivers]
-    return [str(p) for p in problems]
+    return waivers, [str(p) for p in problems]
 
 
-def run_program_under_mocks(project: Project, stack_file: StackFile) -> dict[str, Any]:
+def run_program_under_mocks(project: Project, stack_file: StackFile, interpreter: Interpreter | None = None) -> dict[str, Any]:
     region = stack_file.config.get("aws:region")
     job = {
         "program_dir": project.directory,
@@ -148,32 +246,44 @@ def run_program_under_mocks(project: Project, stack_file: StackFile) -> dict[str
         "secret_keys": list(stack_file.secret_keys),
         "region": region,
     }
+    python = interpreter.python if interpreter is not None else sys.executable
     with tempfile.TemporaryDirectory(prefix="modelfort-gate-") as scratch:
         job_path, result_path = os.path.join(scratch, "job.json"), os.path.join(scratch, "result.json")
         with open(job_path, "w", encoding="utf-8") as handle:
             json.dump(job, handle)
+        module, pythonpath = _child_launch(scratch)
+        env = {**os.environ, "PYTHONPATH": pythonpath}
+        if interpreter is not None:
+            env = activated_env(interpreter, env)
         try:
             completed = subprocess.run(
-                [sys.executable, "-m", "modelfort.gate.program_runner", job_path, result_path],
+                [python, "-m", module, job_path, result_path],
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 text=True,
                 timeout=PROGRAM_TIMEOUT_SECONDS,
-                env={**os.environ, "PYTHONPATH": _pythonpath()},
+                env=env,
             )
         except subprocess.TimeoutExpired:
             return _failed("Timeout", f"the program did not finish within {PROGRAM_TIMEOUT_SECONDS}s")
         if not os.path.isfile(result_path):
-            return _failed("Crash", f"the program runner exited with {completed.returncode}:\n{completed.stderr[-4000:]}")
+            hint = ""
+            if "ModuleNotFoundError" in completed.stderr:
+                hint = (f" The program's interpreter {python} cannot import what the gate's runner needs there "
+                        "(pulumi, grpcio, protobuf, pyyaml: the program's own Pulumi SDK): install the program's "
+                        "dependencies into it.")
+            return _failed("Crash", f"the program runner exited with {completed.returncode}.{hint}\n{completed.stderr[-4000:]}")
         with open(result_path, encoding="utf-8") as handle:
             return json.load(handle)
 
 
-def _pythonpath() -> str:
-    # The runner must import this package even when the gate runs from a source checkout.
-    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+def _child_launch(scratch: str) -> tuple[str, str]:
+    """The runner module and PYTHONPATH for the child. The child code is self-contained (stdlib, pulumi, grpc,
+    protobuf, yaml) and reached through a symlink under a private name, so nothing of ModelFort (not our
+    `components` package) shadows the program's own modules in the program's interpreter."""
+    os.symlink(CHILD_DIR, os.path.join(scratch, CHILD_PACKAGE))
     existing = os.environ.get("PYTHONPATH")
-    return here if not existing else f"{here}{os.pathsep}{existing}"
+    return f"{CHILD_PACKAGE}.program_runner", scratch if not existing else f"{scratch}{os.pathsep}{existing}"
 
 
 def _failed(kind: str, message: str) -> dict[str, Any]:

@@ -25,6 +25,8 @@ class Project:
     main: str
     """The program file the Python runtime runs (Pulumi.yaml `main`, defaulting to __main__.py)."""
     stack_config_dir: str
+    runtime: Any = "python"
+    """Pulumi.yaml `runtime` as written (a name, or a mapping with options); environments.py interprets it."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def read_project(program_dir: str) -> Project:
     if not os.path.isfile(main_path):
         raise UsageError(f"{path}: the program's entry point {os.path.relpath(main_path, directory)} does not exist")
     stack_dir = document.get("stackConfigDir") or "."
-    return Project(directory, name, os.path.relpath(main_path, directory), os.path.join(directory, stack_dir))
+    return Project(directory, name, os.path.relpath(main_path, directory), os.path.join(directory, stack_dir), runtime)
 
 
 def read_stack(project: Project, stack: str) -> StackFile:

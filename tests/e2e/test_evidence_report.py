@@ -13,6 +13,7 @@ from modelfort.cli import main as modelfort
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Flags this workplace's closed network needs: no background connections, no component updates.
+CHROMIUM_LAUNCH_TIMEOUT_MS = 180_000
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 
@@ -21,13 +22,15 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def browser():
     assert Path(CHROMIUM).exists(), "install Debian's chromium (scripts/test does)"
     with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # Playwright's default 30 s launch timeout is too tight for a loaded CI machine; a slow start is not a failure.
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=CHROMIUM_LAUNCH_TIMEOUT_MS)
         yield instance
         instance.close()
 
 
 def open_report(browser, path: Path):
     page = browser.new_page()
+    page.set_default_timeout(CHROMIUM_LAUNCH_TIMEOUT_MS)  # every wait in the page, not only the launch: load is no failure
     problems: list[str] = []
     page.on("console", lambda message: problems.append(f"{message.type}: {message.text}") if message.type in ("error", "warning") else None)
     page.on("pageerror", lambda error: problems.append(f"pageerror: {error}"))

@@ -111,6 +111,7 @@ def test_an_invalid_stack_config_is_a_config_error_naming_the_key(tmp_path, caps
 
     project = tmp_path / "project"
     shutil.copytree(REPO, project, ignore=shutil.ignore_patterns(".venv", ".git", "tests", "__pycache__", "*.egg-info"))
+    (project / ".venv").symlink_to(REPO / ".venv")  # Pulumi.yaml names .venv: the gate runs the program in it
     stack = project / "stacks" / "Pulumi.production.yaml"
     stack.write_text(stack.read_text().replace("cidr: 10.30.0.0/16", "cidr: 10.30.0.0/33"))
     assert modelfort(["gate", str(project), "--stack", "production", "-q"]) == 2

@@ -95,6 +95,7 @@ def test_without_its_waiver_the_red_team_stack_is_blocked(tmp_path):
 
     project = tmp_path / "project"
     shutil.copytree(REPO, project, ignore=shutil.ignore_patterns(".venv", ".git", "tests", "__pycache__", "*.egg-info", "examples"))
+    (project / ".venv").symlink_to(REPO / ".venv")  # Pulumi.yaml names .venv: the gate runs the program in it
     stack = project / "stacks" / "Pulumi.gcp-redteam.yaml"
     settings = yaml.safe_load(stack.read_text())
     del settings["config"]["modelfort:waivers"]

@@ -29,6 +29,7 @@ def report_dict(report: GateReport) -> dict[str, Any]:
                 "name": r["name"],
                 "parent": r["parent"] or None,
                 "custom": r["custom"],
+                "remote": bool(r.get("remote", False)),
                 "inputs": public_value(r["properties"]),
             }
             for r in report.resources
@@ -37,6 +38,12 @@ def report_dict(report: GateReport) -> dict[str, Any]:
         "waivers": report.waivers,
         "waiverRecords": [{"message": w.message, "urn": w.urn} for w in report.verdict.waiver_records],
         "unansweredInvokes": report.unanswered_invokes,
+        "mockGaps": report.mock_gaps,
+        "unexpandable": report.unexpandable,
+        "interpreters": {
+            role: ({"python": i.python, "source": i.source, "created": i.created} if i is not None else None)
+            for role, i in (("program", report.program_python), ("pack", report.pack_python))
+        },
         "timings": {k: round(v, 3) for k, v in report.timings.items()},
     }
 

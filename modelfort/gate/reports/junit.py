@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from modelfort.gate.engine import GateReport
+from modelfort.gate.verdict import GATE_POLICIES
 
 
 def junit_tree(report: GateReport) -> ET.ElementTree:
@@ -15,10 +16,11 @@ def junit_tree(report: GateReport) -> ET.ElementTree:
         case = ET.SubElement(suite, "testcase", classname="gate", name="evaluation")
         ET.SubElement(case, "error", message="the gate could not judge the stack").text = report.error
         tests, errors = 1, 1
-    policies = sorted(report.pack.policies) if report.pack else []
+    policies = sorted(report.policies)
     for name in policies:
         tests += 1
-        case = ET.SubElement(suite, "testcase", classname=f"policy.{report.pack.name}", name=name)
+        owner = "gate" if name in GATE_POLICIES else report.pack.name
+        case = ET.SubElement(suite, "testcase", classname=f"policy.{owner}", name=name)
         found = [v for v in report.verdict.violations if v.policy == name]
         blocking = [v for v in found if v.blocking]
         if blocking:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from modelfort.gate.engine import GateReport
+from modelfort.gate.engine import GateReport, describe_gap
 from modelfort.gate.reports.common import custom_resource_count, zone_label
 
 MAX_TYPES_PER_COMPONENT = 12
@@ -26,6 +26,10 @@ def render_markdown(report: GateReport) -> str:
             mark = "⛔" if v.blocking else "⚠️"
             out.append(f"| {mark} | `{v.policy}` | {v.severity} | {', '.join(v.controls) or '-'} | "
                        f"`{_cell(v.resource_name or 'stack')}` | {_cell(v.message)} |")
+    if report.mock_gaps:
+        out += ["", "### Gaps of the offline gate", "", "The gate's mocks had no answer for these; the program got empty or "
+                "placeholder values there (a gap of the gate, not of the program):", ""]
+        out += [f"- {_cell(describe_gap(g))}" for g in report.mock_gaps]
     if report.waivers:
         out += ["", "### Waivers in force", "", "| Policy | Resource | Owner | Expires | Reason |", "|---|---|---|---|---|"]
         for w in report.waivers:

@@ -18,7 +18,7 @@ def sarif_dict(report: GateReport) -> dict[str, Any]:
     artifact = _artifact(report)
     rules = []
     rule_index: dict[str, int] = {}
-    policies = report.pack.policies if report.pack else {}
+    policies = report.policies
     for name, policy in sorted(policies.items()):
         rule_index[name] = len(rules)
         rules.append(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelfort.gate.engine import GateReport
+from modelfort.gate.engine import GateReport, describe_gap, registration_counts
 from modelfort.gate.reports.common import custom_resource_count, plan_by_component, zone_label
 
 SEVERITY_RANK = ("critical", "high", "medium", "low", "unspecified")
@@ -14,7 +14,10 @@ def render_summary(report: GateReport) -> str:
     if report.project:
         lines.append(f"program: {report.project.directory}")
     if report.pack:
-        lines.append(f"policy pack: {report.pack.name} ({len(report.pack.policies)} policies)")
+        lines.append(f"policy pack: {report.pack.name} ({len(report.pack.policies)} policies, plus the gate's own checks)")
+    for label, interpreter in (("program runs in", report.program_python), ("pack runs in", report.pack_python)):
+        if interpreter is not None:
+            lines.append(f"{label}: {interpreter.python} — {interpreter.source}")
     if report.error:
         if report.exit_code == 1:
             # The program itself refused to plan (a release that does not match its artifacts, say): a block.
@@ -23,7 +26,9 @@ def render_summary(report: GateReport) -> str:
             lines += ["", f"ERROR (exit {report.exit_code}): {report.error.strip()}", "", "VERDICT: ERROR — nothing was judged; fix the error and run again."]
         return "\n".join(lines) + "\n"
 
-    lines += ["", f"Plan: {custom_resource_count(report)} resources"]
+    counts = registration_counts(report.resources)
+    lines += ["", f"Plan: {custom_resource_count(report)} resources (the program also registered {counts['components']} "
+              f"components, {counts['providers']} providers and {counts['stack']} stack, which are not planned resources)"]
     for component, counts in sorted(plan_by_component(report).items()):
         lines.append(f"  {component}: {sum(counts.values())}")
         for resource_type, count in sorted(counts.items()):
@@ -51,6 +56,9 @@ def render_summary(report: GateReport) -> str:
             lines.append(f"  {waiver['policy']} on {waiver['resource']} — {waiver['owner']}, expires {waiver['expires']}: {waiver['reason']}")
         for record in verdict.waiver_records:
             lines.append(f"    · {record.message}")
+    if report.mock_gaps:
+        lines += ["", "Note: the gate's mocks had no answer for these (a gap of the offline gate, not of the program; "
+                  "the program got empty or placeholder values there): " + "; ".join(describe_gap(g) for g in report.mock_gaps)]
     if report.unanswered_invokes:
         lines += ["", "Note: the mocks had no answer for these invokes (the program got empty results): " + ", ".join(report.unanswered_invokes)]
     lines.append("")
