@@ -8,9 +8,15 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+import os
 
-from modelfort.gate.analyzer import PackProcess
+# gRPC's fork handlers run in a child forked with a preexec_fn (the fake-gcs-server fixture) and, with the session's
+# pack channels open, can kill it before exec ("epoll_wait error: Bad file descriptor"). Read when grpc is imported.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
+import pytest  # noqa: E402
+
+from modelfort.gate.analyzer import PackProcess  # noqa: E402
 from modelfort.gate.environments import pack_interpreter
 
 REPO = Path(__file__).resolve().parents[1]

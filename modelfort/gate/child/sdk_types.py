@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import enum
 import functools
 import sys
 import threading
@@ -39,6 +40,8 @@ class Shape:
     item: "Shape | None" = None
     fields: tuple[tuple[str, "Shape"], ...] = ()
     """For objects: (engine property name, shape) in declaration order."""
+    choices: tuple[str, ...] = ()
+    """For string enums: the values the SDK accepts (a generated name would fail the SDK's own enum check)."""
 
 
 STR, INT, FLOAT, BOOL, ANY = Shape("str"), Shape("int"), Shape("float"), Shape("bool"), Shape("any")
@@ -211,7 +214,8 @@ def _shape(typ: Any, path: tuple[type, ...]) -> Shape:
     if isinstance(typ, type) and pulumi_types.is_output_type(typ):
         return _object_shape(typ, path)
     if isinstance(typ, type) and issubclass(typ, str):  # string enums
-        return STR
+        choices = tuple(str(member.value) for member in typ) if issubclass(typ, enum.Enum) else ()
+        return Shape("str", choices=choices) if choices else STR
     return ANY
 
 

@@ -121,6 +121,8 @@ def _value(shape: Shape, context: Context, path: str, given: Any) -> Any:
         return [item] if item is not None else []
     if shape.kind == "map":
         return {}
+    if shape.kind == "str" and shape.choices:
+        return shape.choices[0]
     if shape.kind == "str":
         return string(field, context, path)
     if shape.kind == "int":
