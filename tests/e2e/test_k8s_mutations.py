@@ -128,10 +128,13 @@ def test_each_kubernetes_mutation_is_blocked(program, mutation):
     assert (policy, resource) in {(v.policy, v.resource_name) for v in report.verdict.blocking}, report.verdict.blocking
 
 
-@pytest.mark.control("RI-04")
-def test_a_node_agent_in_the_verified_gpu_operator_namespace_is_not_blocked(program):
+@pytest.mark.control("RI-04", "RI-09")
+def test_a_daemonset_the_program_declares_in_the_gpu_operator_namespace_is_not_exempt(program):
+    # Only what the operator's own chart renders is exempt; the program's own DaemonSet there is judged like any pod.
     report = _gate(program, "node-agent-in-system-namespace")
-    assert report.exit_code == 0, [v.message for v in report.verdict.blocking]
+    assert report.exit_code == 1
+    blocked = {(v.policy, v.resource_name) for v in report.verdict.blocking}
+    assert {("k8s-no-privileged-containers", "dcgm-probe"), ("k8s-no-host-namespaces", "dcgm-probe")} <= blocked, blocked
 
 
 @pytest.mark.control("NB-03")

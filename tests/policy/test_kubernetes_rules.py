@@ -544,11 +544,20 @@ NODE_AGENT = pod_spec(hostPID=True, automountServiceAccountToken=True, securityC
                       volumes=[{"name": "dev", "hostPath": {"path": "/dev"}}])
 
 
+def chart_agent(spec: dict = NODE_AGENT, *, chart: str = "nvidia/gpu-operator", **kwargs: Any) -> list[dict]:
+    """A DaemonSet rendered by a Helm Chart component (its parent), as the chart's operands are."""
+    parent = res("kubernetes:helm.sh/v4:Chart", f"chart-{chart.rsplit('/', 1)[-1]}", {"chart": chart, "namespace": "gpu-operator"})
+    agent = workload(rules.DAEMON_SET, "agent", spec, namespace=kwargs.pop("namespace", "gpu-operator"), **kwargs)
+    return [parent, {**agent, "parent": parent["urn"]}]
+
+
 @pytest.mark.control("RI-04", "RI-06", "RI-07")
 def test_a_node_agent_daemonset_is_exempt_only_in_the_verified_gpu_operator_namespace(packs):
     stack = gpu_operator_stack()
-    agent = workload(rules.DAEMON_SET, "agent", NODE_AGENT, namespace="gpu-operator")
-    assert violations(packs.get(), [*stack, agent]) == {}
+    assert violations(packs.get(), [*stack, *chart_agent()]) == {}
+    # Declared by the program itself (not rendered by the operator's chart), or by another chart: judged like any pod.
+    for agent in ([workload(rules.DAEMON_SET, "agent", NODE_AGENT, namespace="gpu-operator")], chart_agent(chart="acme/model-server")):
+        assert "agent" in violations(packs.get(), [*stack, *agent])["k8s-no-privileged-containers"]
     # The same DaemonSet in a model namespace is judged like any pod.
     elsewhere = violations(packs.get(), [*stack, *namespace(), workload(rules.DAEMON_SET, "agent", NODE_AGENT)])
     assert {"k8s-no-privileged-containers", "k8s-no-host-namespaces", "k8s-restricted-volumes", "k8s-gpu-device-allowlist"} <= set(elsewhere)
@@ -569,8 +578,7 @@ def test_a_node_agent_daemonset_is_exempt_only_in_the_verified_gpu_operator_name
     ],
 )
 def test_the_system_namespace_holds_nothing_but_its_agents(packs, extra, expected):
-    agent = workload(rules.DAEMON_SET, "agent", NODE_AGENT, namespace="gpu-operator")
-    found = violations(packs.get(), [*gpu_operator_stack(), agent, *extra()])
+    found = violations(packs.get(), [*gpu_operator_stack(), *chart_agent(), *extra()])
     assert {k: v for k, v in found.items() if "agent" not in v} == expected
     # ...and the agent is no longer exempt either.
     assert "agent" in found["k8s-no-privileged-containers"]
@@ -585,7 +593,7 @@ def test_the_system_namespace_holds_nothing_but_its_agents(packs, extra, expecte
 def test_daemonsets_with_gpus_or_a_model_label_are_never_exempt(packs, labels, limits):
     spec = copy.deepcopy(NODE_AGENT)
     spec["containers"][0]["resources"] = {"limits": limits}
-    found = violations(packs.get(), [*gpu_operator_stack(), workload(rules.DAEMON_SET, "agent", spec, namespace="gpu-operator", labels=labels)])
+    found = violations(packs.get(), [*gpu_operator_stack(), *chart_agent(spec, labels=labels)])
     assert found.get("k8s-no-privileged-containers") == {"agent"}
 
 

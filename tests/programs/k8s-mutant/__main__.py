@@ -294,7 +294,8 @@ elif mutation == "bare-namespace":
 elif mutation == "unhardened-gpu-operator":
     k8s.helm.v3.Release("operator-copy", chart="nvidia/gpu-operator", version="v24.9.0", namespace="models", values={}, opts=opts)
 elif mutation == "node-agent-in-system-namespace":
-    # Allowed: a node agent (privileged DaemonSet, no GPUs, no model label) in the verified GPU operator namespace.
+    # A privileged DaemonSet the program declares itself (no GPUs, no model label) in the verified GPU operator
+    # namespace: not rendered by the operator's chart, so it is judged like any pod (a model server could hide there).
     k8s.apps.v1.DaemonSet("dcgm-probe", metadata=meta("dcgm-probe", namespace=gpu.namespace_name), spec={"selector": SELECTOR, "template": template({
         "host_pid": True, "containers": [{"name": "probe", "image": VERIFIER, "security_context": {"privileged": True},
                                           "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}},

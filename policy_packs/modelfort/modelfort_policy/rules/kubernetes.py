@@ -1,12 +1,13 @@
 """Kubernetes rules: hardened pods (RI-02..RI-09, ST-05, SC-02, RC-11), isolated namespaces (NB-02, RI-11, RC-11) and
 a hardened GPU runtime (RI-06, RI-07), judged on raw objects from any program.
 
-Every kind that carries a pod template is judged through one extractor (`pod_template`), so a privileged container
-is caught in a Pod, a Deployment, a CronJob or a DaemonSet alike. Server-side-apply patches (`...Patch` types) are
+Every object that carries a pod template is judged through one extractor (`pod_specs.pod_templates`), so a privileged
+container is caught in a Pod, a Deployment, a CronJob, a DaemonSet, or any custom resource (KServe, Ray, Kubeflow,
+Argo, LeaderWorkerSet, Knative, or a CRD the pack has never heard of) alike. Server-side-apply patches (`...Patch` types) are
 partial objects: for them only what they set explicitly is judged, never what they leave out.
 
-The one exemption is for privileged node agents (the GPU Operator's operands): a DaemonSet is exempt from the
-privilege rules only inside a *verified* system namespace, which is a Namespace this stack creates with the label
+The one exemption is for privileged node agents (the GPU Operator's operands): a DaemonSet rendered by the agent's own
+Helm Chart (its parent is that chart) is exempt from the privilege rules only inside a *verified* system namespace, which is a Namespace this stack creates with the label
 `modelfort.io/system-namespace=<agent>`, that holds that agent's Helm release, and that holds no other workload
 (Deployments, Pods, Jobs...). A program cannot earn the exemption by labelling its own namespace: the namespace must
 also run the agent's chart, and the moment a model workload lands there the namespace stops being verified (and the
@@ -25,6 +26,7 @@ from typing import Any, NamedTuple
 
 from pulumi_policy.proxy import UnknownValueError
 
+from modelfort_policy.pod_specs import FIXED_PATHS, PATCH_SUFFIX, PodTemplate, pod_templates
 from modelfort_policy.props import as_int, as_list, as_mappings, parse_cidr, referenced
 from modelfort_policy.rule import Context, Finding, Resource, Rule, StackResource
 from modelfort_policy.rules.eks import CLUSTER as EKS_CLUSTER
@@ -52,23 +54,11 @@ CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 ADMISSION_POLICY = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
 ADMISSION_BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+HELM_CHARTS = frozenset({"kubernetes:helm.sh/v3:Chart", "kubernetes:helm.sh/v4:Chart"})
+"""Chart components: the objects a chart renders are their children (a Release renders none the pack can see)."""
 
-# Where the pod spec sits in each kind: the template's `spec` path; its metadata is the sibling `metadata`.
-POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
-    POD: ("spec",),
-    POD_TEMPLATE: ("template", "spec"),
-    REPLICATION_CONTROLLER: ("spec", "template", "spec"),
-    DEPLOYMENT: ("spec", "template", "spec"),
-    STATEFUL_SET: ("spec", "template", "spec"),
-    DAEMON_SET: ("spec", "template", "spec"),
-    REPLICA_SET: ("spec", "template", "spec"),
-    JOB: ("spec", "template", "spec"),
-    CRON_JOB: ("spec", "jobTemplate", "spec", "template", "spec"),
-}
-PATCH_SUFFIX = "Patch"
-WORKLOAD_TYPES = frozenset(POD_SPEC_PATHS) | frozenset(t + PATCH_SUFFIX for t in POD_SPEC_PATHS)
-NAMESPACED_KINDS_FOR_SYSTEM = frozenset(POD_SPEC_PATHS) - {DAEMON_SET}
-"""Workloads that may never run in a system namespace (everything but DaemonSets)."""
+# Where the pod spec sits in each built-in kind; every other Kubernetes object is searched by shape (pod_specs.py).
+POD_SPEC_PATHS = FIXED_PATHS
 
 # ---------------------------------------------------------------------------------------------------- contract
 # Label keys shared with the components (which the pack never imports); a test checks both sides agree.
@@ -130,23 +120,8 @@ def _known(read: Callable[[], Any], default: Any = None) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------------- pod templates
-@dataclass(frozen=True)
-class PodTemplate:
-    spec: Mapping[str, Any]
-    metadata: Mapping[str, Any]
-    partial: bool
-
-
-def pod_template(resource: Resource) -> PodTemplate | None:
-    """The pod spec and pod metadata of any workload kind (or of its server-side-apply patch)."""
-    base = resource.resource_type.removesuffix(PATCH_SUFFIX)
-    path = POD_SPEC_PATHS.get(base)
-    if path is None:
-        return None
-    props = resource.props
-    spec = _get(props, *path)
-    metadata = _get(props, *path[:-1], "metadata") if len(path) > 1 else props.get("metadata")
-    return PodTemplate(_map(spec), _map(metadata), partial=resource.resource_type.endswith(PATCH_SUFFIX))
+# Every pod template of every object comes from modelfort_policy.pod_specs.pod_templates (fixed paths for the built-in
+# kinds, discovery by shape for everything else): no rule reads a pod spec any other way.
 
 
 def containers(spec: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
@@ -172,6 +147,9 @@ def check_not_privileged(spec: Mapping, _meta: Mapping) -> Iterable[Problem]:
     for label, container in containers(spec):
         if _get(container, "securityContext", "privileged") is True:
             yield Problem(f"{label} is privileged: every device and capability of the node", False)
+        if str(_get(container, "securityContext", "procMount")).lower() == "unmasked":
+            # Unmasked /proc exposes kernel knobs (sysrq-trigger, core_pattern) that lead straight to the node.
+            yield Problem(f"{label} sets procMount: Unmasked (the kernel paths of /proc are no longer masked)", False)
 
 
 def check_non_root(spec: Mapping, _meta: Mapping) -> Iterable[Problem]:
@@ -483,7 +461,8 @@ class Workload:
         return self.resource.resource_type.rsplit(":", 1)[-1]
 
     def describe(self) -> str:
-        return f"{self.kind} '{self.resource.name}'"
+        where = f" (pod template at {self.template.where})" if self.template.where else ""
+        return f"{self.kind} '{self.resource.name}'{where}"
 
 
 class Cluster:
@@ -505,10 +484,8 @@ class Cluster:
                 self._by_name[name] = ns
         self.workloads = []
         for resource in resources:
-            if resource.resource_type in WORKLOAD_TYPES:
-                template = pod_template(resource)
-                if template is not None:
-                    self.workloads.append(Workload(resource, template, self.namespace_name(resource)))
+            for template in pod_templates(resource.resource_type, resource.props):
+                self.workloads.append(Workload(resource, template, self.namespace_name(resource)))
         self.system_namespaces = {
             ns.urn for ns in self.namespaces if self.system_label(ns) is not None and not list(self.system_namespace_problems(ns))
         }
@@ -568,14 +545,20 @@ class Cluster:
             if chart_name(release.props.get("chart")) not in charts:
                 yield f"Helm release '{release.name}' (chart {release.props.get('chart')}) runs in system namespace '{name}', which is only for {'/'.join(sorted(charts))}"
         for workload in self.workloads:
-            if self.namespace_of(workload.resource) is namespace and workload.resource.resource_type.removesuffix(PATCH_SUFFIX) in NAMESPACED_KINDS_FOR_SYSTEM:
+            if self.namespace_of(workload.resource) is namespace and workload.resource.resource_type.removesuffix(PATCH_SUFFIX) != DAEMON_SET:
                 yield f"{workload.describe()} runs in system namespace '{name}', which only node agents (DaemonSets) may use"
 
     def is_exempt_node_agent(self, workload: Workload) -> bool:
+        """Only what the system namespace's own chart deploys is exempt: a DaemonSet the program declares itself (its
+        parent is not that chart) is judged like any pod, wherever it runs, so a model server cannot hide there."""
         if workload.resource.resource_type != DAEMON_SET:
             return False
         namespace = self.namespace_of(workload.resource)
         if namespace is None or namespace.urn not in self.system_namespaces:
+            return False
+        parent = getattr(workload.resource, "parent", None)
+        charts = SYSTEM_CHARTS.get(self.system_label(namespace) or "", frozenset())
+        if parent is None or parent.resource_type not in HELM_CHARTS or chart_name(_known(lambda: parent.props.get("chart"))) not in charts:
             return False
         labels = {**_map(_get(workload.resource.props, "metadata", "labels")), **_map(workload.template.metadata.get("labels"))}
         if MODEL_LABEL in labels:
@@ -947,6 +930,85 @@ def check_service_cluster_ip(resource: Resource, _ctx: Context) -> Iterable[str]
         yield f"Service '{resource.name}' claims externalIPs (traffic to those addresses can be intercepted)."
 
 
+# ---------------------------------------------------------------------------------------------------- whole-stack GPU env
+def _config_maps(resources: Sequence[StackResource]) -> dict[str, StackResource]:
+    found = {}
+    for config_map in resources:
+        if config_map.resource_type == CONFIG_MAP:
+            name = _known(lambda c=config_map: _get(c.props, "metadata", "name"))
+            if isinstance(name, str):
+                found[name] = config_map
+    return found
+
+
+def check_gpu_env_from_config_maps(resources: Sequence[StackResource], _ctx: Context) -> Iterable[Finding]:
+    """GPU selection smuggled through a ConfigMap: `envFrom: configMapRef` imports every key of a ConfigMap the stack
+    declares, so a key NVIDIA_* there (with the import's prefix) selects devices just as a literal env would."""
+    cluster = Cluster(resources)
+    by_name = _config_maps(resources)
+    for workload in cluster.workloads:
+        if cluster.is_exempt_node_agent(workload):
+            continue
+        for label, container in containers(workload.template.spec):
+            for source in as_mappings(container.get("envFrom")):
+                name = _get(source, "configMapRef", "name")
+                config_map = by_name.get(name) if isinstance(name, str) else None
+                if config_map is None:
+                    continue
+                prefix = str(source.get("prefix") or "")
+                keys = [*_map(config_map.props.get("data")), *_map(config_map.props.get("binaryData"))]
+                for key in sorted(k for k in map(str, keys) if (prefix + k).upper().startswith(NVIDIA_ENV_PREFIX)):
+                    yield Finding(f"{workload.describe()}: {label} imports {prefix + key} from ConfigMap '{config_map.name}': "
+                                  "GPUs are allocated by the device plugin, never chosen by env.", workload.resource.urn)
+
+
+def _gpu_selection(resources: Sequence[StackResource], ctx: Context) -> Iterable[Finding]:
+    yield from workload_rule(check_gpu_device_selection, exempt_node_agents=True)(resources, ctx)
+    yield from check_gpu_env_from_config_maps(resources, ctx)
+
+
+# ---------------------------------------------------------------------------------------------------- Helm values
+HOST_NAMESPACE_KEYS = frozenset({"hostNetwork", "hostPID", "hostIPC"})
+
+
+def helm_values_problems(value: Any, path: str = "values", depth: int = 0) -> Iterable[str]:
+    """Pod-security settings anywhere in a chart's values tree: charts pass them through to their pod templates under
+    keys of their own choosing, so the whole tree is read, not a known schema."""
+    if depth > 24:
+        return
+    if isinstance(value, Mapping):
+        for key, child in value.items():
+            where = f"{path}.{key}"
+            if key in HOST_NAMESPACE_KEYS and child is True:
+                yield f"{where} is true (the pods share the node's {key.removeprefix('host')} namespace)"
+            elif key == "privileged" and child is True:
+                yield f"{where} is true (privileged containers)"
+            elif key == "procMount" and str(child).lower() == "unmasked":
+                yield f"{where} is Unmasked"
+            elif key == "capabilities" and isinstance(child, Mapping):
+                added = sorted({str(c).upper().removeprefix("CAP_") for c in as_list(child.get("add"))} - ALLOWED_CAPABILITY_ADDS)
+                if added:
+                    yield f"{where}.add grants {', '.join(added)}"
+            yield from helm_values_problems(child, where, depth + 1)
+    elif isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        for index, child in enumerate(value):
+            yield from helm_values_problems(child, f"{path}[{index}]", depth + 1)
+
+
+def check_helm_values_pod_security(resources: Sequence[StackResource], _ctx: Context) -> Iterable[Finding]:
+    cluster = Cluster(resources)
+    for release in resources:
+        if release.resource_type not in (HELM_RELEASE, *HELM_CHARTS):
+            continue
+        # The node agent's own chart, in its verified system namespace, is judged by k8s-gpu-operator-hardened.
+        homes = [ns for ns in cluster.namespaces if release in cluster.helm_releases_in(ns)]
+        charts = {chart for ns in homes if ns.urn in cluster.system_namespaces for chart in SYSTEM_CHARTS.get(cluster.system_label(ns) or "", ())}
+        if chart_name(release.props.get("chart")) in charts:
+            continue
+        for problem in helm_values_problems(_known(lambda r=release: r.props.get("values"), {})):
+            yield Finding(f"Helm release '{release.name}' (chart {release.props.get('chart')}): {problem}.", release.urn)
+
+
 # ---------------------------------------------------------------------------------------------------- the rules
 def _pod_rule(name: str, description: str, severity: str, controls: tuple[str, ...], remediation: str, check: PodCheck,
               *, exempt_node_agents: bool, mandatory_from=STANDARD) -> Rule:
@@ -985,9 +1047,17 @@ RULES = (
               "projected, secret, configMap, csi or persistentVolumeClaim.", check_restricted_volumes, exempt_node_agents=True),
     _pod_rule("k8s-no-host-ports", "No container binds a host port.", "high", ("NB-02", "NB-09"),
               "Remove hostPort; reach the pod through its ClusterIP Service.", check_no_host_ports, exempt_node_agents=True),
-    _pod_rule("k8s-gpu-device-allowlist", "No pod selects GPUs by NVIDIA_* environment variables or CDI annotations.",
-              "critical", ("RI-06", "RI-07"), "Request GPUs only as nvidia.com/gpu limits; remove NVIDIA_* env and "
-              "cdi.k8s.io/* annotations.", check_gpu_device_selection, exempt_node_agents=True),
+    Rule(
+        name="k8s-gpu-device-allowlist",
+        description="No pod selects GPUs by NVIDIA_* environment variables (literal, or imported from a ConfigMap) or "
+        "CDI annotations.",
+        severity="critical",
+        controls=("RI-06", "RI-07"),
+        remediation="Request GPUs only as nvidia.com/gpu limits; remove NVIDIA_* env, NVIDIA_* keys of ConfigMaps "
+        "imported by envFrom, and cdi.k8s.io/* annotations.",
+        mandatory_from=STANDARD,
+        stack_check=_gpu_selection,
+    ),
     _pod_rule("k8s-image-pinned-by-digest", "Every container image is pinned by digest.", "high", ("ST-05", "DP-09"),
               "Reference images as registry/repository@sha256:<digest>.", check_image_digest, exempt_node_agents=False),
     _pod_rule("k8s-seccomp-profile", "Every container runs under a seccomp profile (RuntimeDefault or Localhost).", "high",
@@ -1106,6 +1176,16 @@ RULES = (
         "on every node pool.",
         mandatory_from=STANDARD,
         stack_check=check_egress_no_link_local,
+    ),
+    Rule(
+        name="k8s-helm-values-pod-security",
+        description="No Helm chart's values make pods privileged, share host namespaces, unmask /proc or add capabilities.",
+        severity="critical",
+        controls=("RI-04", "RI-09"),
+        remediation="Remove privileged, hostNetwork/hostPID/hostIPC, procMount: Unmasked and capabilities.add from the "
+        "chart's values (wherever the chart nests them).",
+        mandatory_from=STANDARD,
+        stack_check=check_helm_values_pod_security,
     ),
     Rule(
         name="k8s-service-cluster-ip",
