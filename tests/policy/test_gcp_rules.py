@@ -204,6 +204,19 @@ def test_a_deny_all_found_by_the_networks_literal_name(packs):
         (res(FIREWALL, "ingress-default", {"allows": [{"protocol": "tcp"}], "sourceRanges": ["::/0"]}), "gcp-firewall-ingress-open", {"ingress-default"}),
         (res(FIREWALL, "deny-ingress", {"direction": "INGRESS", "denies": [{"protocol": "all"}], "sourceRanges": ["0.0.0.0/0"]}),
          "gcp-firewall-ingress-open", set()),
+        # No source of any kind: GCP fills in 0.0.0.0/0. Tags or service accounts alone name a source.
+        (res(FIREWALL, "no-source", {"allows": [{"protocol": "tcp", "ports": ["8080"]}]}), "gcp-firewall-ingress-open", {"no-source"}),
+        (res(FIREWALL, "tag-source", {"allows": [{"protocol": "tcp"}], "sourceTags": ["gateway"]}), "gcp-firewall-ingress-open", set()),
+        (res(FIREWALL, "sa-source", {"allows": [{"protocol": "tcp"}], "sourceServiceAccounts": ["gw@p.iam.gserviceaccount.com"]}),
+         "gcp-firewall-ingress-open", set()),
+        # Address sets read literally (addresses.py).
+        (res(FIREWALL, "split-in", {"allows": [{"protocol": "tcp"}], "sourceRanges": ["0.0.0.0/1", "128.0.0.0/1"]}),
+         "gcp-firewall-ingress-open", {"split-in"}),
+        (res(FIREWALL, "half-in", {"allows": [{"protocol": "tcp"}], "sourceRanges": ["128.0.0.0/1"]}), "gcp-firewall-ingress-open", set()),
+        (res(FIREWALL, "split-out", {"direction": "EGRESS", "allows": [{"protocol": "all"}], "destinationRanges": ["0.0.0.0/1", "128.0.0.0/1"]}),
+         "gcp-firewall-egress-open", {"split-out"}),
+        (res(FIREWALL, "vip-out", {"direction": "EGRESS", "allows": [{"protocol": "tcp"}], "destinationRanges": ["199.36.153.4/30"]}),
+         "gcp-firewall-egress-open", set()),
     ],
 )
 def test_paths_out_and_between_zones_are_flagged(packs, resource, policy, expected):
@@ -510,6 +523,11 @@ def test_secrets_are_customer_encrypted_and_rotated(packs, changes, config, expe
             {"bindings": [{"role": "roles/cloudkms.cryptoKeyDecrypter", "members": ["allUsers"]}]})}), {"gcp-no-public-members"}),
         (res("gcp:kms/cryptoKeyIAMPolicy:CryptoKeyIAMPolicy", "garbled", {"cryptoKeyId": "k", "policyData": "{not json"}), {"gcp-no-public-members"}),
         (res("gcp:storage/bucketACL:BucketACL", "acl", {"bucket": "b", "roleEntities": ["READER:allUsers"]}), {"gcp-no-public-members"}),
+        (res("gcp:storage/bucketACL:BucketACL", "canned-public", {"bucket": "b", "predefinedAcl": "publicRead"}), {"gcp-no-public-members"}),
+        (res("gcp:storage/objectACL:ObjectACL", "public-object", {"bucket": "b", "object": "model.safetensors", "predefinedAcl": "publicRead"}),
+         {"gcp-no-public-members"}),
+        (res("gcp:storage/bucketACL:BucketACL", "canned-private", {"bucket": "b", "predefinedAcl": "private"}), set()),
+        (res("gcp:storage/objectACL:ObjectACL", "no-acl-object", {"bucket": "b", "object": "model.safetensors"}), set()),
         (res("gcp:storage/defaultObjectAccessControl:DefaultObjectAccessControl", "doac", {"bucket": "b", "entity": "allAuthenticatedUsers", "role": "READER"}),
          {"gcp-no-public-members"}),
         (res("gcp:storage/bucketIAMMember:BucketIAMMember", "named", {"bucket": "b", "role": "roles/storage.objectViewer",
@@ -697,3 +715,32 @@ def test_references_unknown_during_preview_are_neither_failures_nor_unknown_read
         # advisory below the critical tier, and about settings, not unknowns
         "gcp-vpc-sc-perimeter": {"weights", "signatures"}, "gke-confidential-nodes": {"gpu-pool"},
     }
+
+
+# ============================================================================================================ Cloud Run
+# Not internet-facing: ingress internal (or through the zone's load balancer), invoker IAM check on.
+CLOUD_RUN_POLICY = "gcp-cloud-run-private"
+RUN_V2 = "gcp:cloudrunv2/service:Service"
+RUN_V1 = "gcp:cloudrun/service:Service"
+RUN_TEMPLATE = {"containers": [{"image": "us-docker.pkg.dev/p/r/server@sha256:" + "a" * 64}]}
+GCP_ZONE = {"modelfort:zone": "production", "modelfort:cloud": "gcp"}
+
+
+@pytest.mark.control("NB-05", "NB-09")
+@pytest.mark.parametrize(
+    "resource,expected",
+    [
+        (res(RUN_V2, "open", {"location": "us-central1", "template": RUN_TEMPLATE, "ingress": "INGRESS_TRAFFIC_ALL"}), {"open"}),
+        (res(RUN_V2, "defaulted", {"location": "us-central1", "template": RUN_TEMPLATE}), {"defaulted"}),
+        (res(RUN_V2, "no-invoker-check", {"location": "us-central1", "template": RUN_TEMPLATE, "ingress": "INGRESS_TRAFFIC_INTERNAL_ONLY",
+                                      "invokerIamDisabled": True}), {"no-invoker-check"}),
+        (res(RUN_V2, "internal", {"location": "us-central1", "template": RUN_TEMPLATE, "ingress": "INGRESS_TRAFFIC_INTERNAL_ONLY"}), set()),
+        (res(RUN_V2, "behind-lb", {"location": "us-central1", "template": RUN_TEMPLATE, "ingress": "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER",
+                               "invokerIamDisabled": False}), set()),
+        (res(RUN_V1, "v1-default", {"location": "us-central1", "template": {}}), {"v1-default"}),
+        (res(RUN_V1, "v1-all", {"location": "us-central1", "metadata": {"annotations": {"run.googleapis.com/ingress": "all"}}}), {"v1-all"}),
+        (res(RUN_V1, "v1-internal", {"location": "us-central1", "metadata": {"annotations": {"run.googleapis.com/ingress": "internal"}}}), set()),
+    ],
+)
+def test_cloud_run_is_not_internet_facing(packs, resource, expected):
+    assert flagged(packs.get(GCP_ZONE).analyze(resource), CLOUD_RUN_POLICY) == expected

@@ -73,6 +73,9 @@ ANYONE_READS = {"Effect": "Allow", "Principal": "*", "Action": "secretsmanager:G
         # TLS is a transport condition: "anyone" is still anyone.
         (res(SECRET_POLICY, "tls-only", {"policy": policy_of({**ANYONE_READS, "Condition": {"Bool": {"aws:SecureTransport": "true"}}})}), {"tls-only"}),
         (res(SECRET_POLICY, "org-only", {"policy": policy_of({**ANYONE_READS, "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}})}), set()),
+        (res(SECRET_POLICY, "negated-org", {"policy": policy_of({**ANYONE_READS, "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-abc123"}}})}), {"negated-org"}),
+        (res(SECRET_POLICY, "null-check", {"policy": policy_of({**ANYONE_READS, "Condition": {"Null": {"aws:SourceVpce": "false"}}})}), {"null-check"}),
+        (res(SECRET_POLICY, "vpce-only", {"policy": policy_of({**ANYONE_READS, "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-0abc"}}})}), set()),
         (res(SECRET_POLICY, "describe-only", {"policy": policy_of({**ANYONE_READS, "Action": "secretsmanager:DescribeSecret"})}), set()),
         (res(SECRET_POLICY, "deny", {"policy": policy_of({**ANYONE_READS, "Effect": "Deny"})}), set()),
         (res(SECRET_POLICY, "named", {"policy": policy_of({**ANYONE_READS, "Principal": {"AWS": "arn:aws:iam::123456789012:role/reader"}})}), set()),

@@ -138,6 +138,13 @@ def test_no_bucket_serves_a_website(packs, resource, expected):
         (res("aws:s3/bucketAclV2:BucketAclV2", "grant", {"accessControlPolicy": {"grants": [{"grantee": {"type": "Group", "uri": "http://acs.amazonaws.com/groups/global/AllUsers"}, "permission": "READ"}]}}), {"grant"}),
         (res("aws:s3/bucketPolicy:BucketPolicy", "anyone", {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject"}]})}), {"anyone"}),
         (res("aws:s3/bucketPolicy:BucketPolicy", "conditioned", {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1"}}}]})}), set()),
+        # Only a condition that limits who the caller is narrows "*" (conditions.py); TLS or a negation does not.
+        (res("aws:s3/bucketPolicy:BucketPolicy", "tls-only", {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]})}), {"tls-only"}),
+        (res("aws:s3/bucketPolicy:BucketPolicy", "negated-vpce", {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-1"}}}]})}), {"negated-vpce"}),
+        (res("aws:s3/bucketPolicy:BucketPolicy", "if-exists", {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Condition": {"StringEqualsIfExists": {"aws:PrincipalOrgID": "o-abc123"}}}]})}), {"if-exists"}),
+        (res("aws:s3/bucketPolicy:BucketPolicy", "wildcard-org", {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Condition": {"StringLike": {"aws:PrincipalOrgID": "*"}}}]})}), {"wildcard-org"}),
+        (res("aws:s3/bucketPolicy:BucketPolicy", "org-only", {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}}]})}), set()),
+        (res("aws:s3/bucketPolicy:BucketPolicy", "any-value-account", {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Condition": {"ForAnyValue:StringEquals": {"aws:PrincipalAccount": ["123456789012"]}}}]})}), set()),
         (res("aws:s3/bucketPolicy:BucketPolicy", "garbled", {"policy": "{not json"}), {"garbled"}),
         (res("aws:s3/bucketPolicy:BucketPolicy", "missing-policy", {}), {"missing-policy"}),
     ],

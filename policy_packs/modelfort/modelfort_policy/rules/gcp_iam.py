@@ -26,6 +26,9 @@ ACL_TYPES = frozenset({
     "gcp:storage/defaultObjectAccessControl:DefaultObjectAccessControl",
     "gcp:storage/objectAccessControl:ObjectAccessControl",
 })
+# Cloud Storage's canned ACLs that name allUsers or allAuthenticatedUsers (the JSON API's predefinedAcl values).
+PUBLIC_PREDEFINED_ACLS = frozenset({"publicRead", "publicReadWrite", "authenticatedRead"})
+PREDEFINED_ACL_TYPES = frozenset({"gcp:storage/bucketACL:BucketACL", "gcp:storage/objectACL:ObjectACL"})
 HIERARCHY_GRANTS = frozenset({
     f"gcp:{scope}/iAM{kind}:IAM{kind}" for scope in ("projects", "folder", "organizations") for kind in ("Member", "Binding", "Policy")
 })
@@ -86,6 +89,10 @@ def check_no_public_members(resources: Sequence[StackResource], _ctx: Context) -
             for entry in entries:
                 if any(public in entry for public in PUBLIC_MEMBERS):
                     yield Finding(f"ACL '{resource.name}' grants access to {entry}.", resource.urn)
+        if resource.resource_type in PREDEFINED_ACL_TYPES and resource.props.get("predefinedAcl") in PUBLIC_PREDEFINED_ACLS:
+            # A canned ACL is a grant to allUsers / allAuthenticatedUsers spelled as one word.
+            yield Finding(f"'{resource.name}' applies the predefined ACL '{resource.props.get('predefinedAcl')}', "
+                          "which grants access to anyone.", resource.urn)
 
 
 def check_secret_access_scoped(resource: Resource, _ctx: Context) -> Iterable[str]:

@@ -10,9 +10,10 @@ range) is a path to the internet or around the perimeter.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from modelfort_policy.addresses import open_families
 from modelfort_policy.props import as_list, as_mappings, is_open_cidr, parse_cidr, within_any
 from modelfort_policy.rule import Context, Finding, Resource, Rule, StackResource
 from modelfort_policy.rules.gcp_common import (
@@ -115,18 +116,24 @@ def check_firewall_egress_open(resource: Resource, _ctx: Context) -> Iterable[st
     destinations = strings(props.get("destinationRanges"))
     if not destinations:
         yield f"firewall '{resource.name}' allows egress to every address (no destination_ranges means 0.0.0.0/0)."
-    for cidr in destinations:
-        if is_open_cidr(cidr):
-            yield f"firewall '{resource.name}' allows egress to {cidr}: workloads could reach any address."
+    # The union is judged (addresses.py): 0.0.0.0/1 + 128.0.0.0/1 reaches as far as 0.0.0.0/0.
+    for family in open_families(destinations):
+        yield (f"firewall '{resource.name}' allows egress to {', '.join(destinations)}: together these ranges cover "
+               f"every public {family} address, so workloads could reach any address.")
 
 
 def check_firewall_ingress_open(resource: Resource, _ctx: Context) -> Iterable[str]:
     props = resource.props
     if _direction(props) != "INGRESS" or props.get("disabled") is True or not _allow_entries(props):
         return
-    for cidr in strings(props.get("sourceRanges")):
-        if is_open_cidr(cidr):
-            yield f"firewall '{resource.name}' admits traffic from {cidr}."
+    sources = strings(props.get("sourceRanges"))
+    if not sources and not as_list(props.get("sourceTags")) and not as_list(props.get("sourceServiceAccounts")):
+        # GCP fills in 0.0.0.0/0 for an ingress rule that names no source at all.
+        yield (f"firewall '{resource.name}' admits traffic from every address: an ingress rule with no source_ranges, "
+               "source_tags or source_service_accounts is open to 0.0.0.0/0 by GCP's default.")
+    for family in open_families(sources):
+        yield (f"firewall '{resource.name}' admits traffic from {', '.join(sources)}: together these ranges cover "
+               f"every public {family} address.")
 
 
 def _denies_everything(firewall: StackResource) -> bool:
@@ -271,6 +278,34 @@ def check_no_cross_zone_link(resource: Resource, _ctx: Context) -> Iterable[str]
     yield f"{kind} '{resource.name}' connects this zone's network to another; zones must stay unreachable from each other."
 
 
+# ---------------------------------------------------------------------------------------------------- NB-05/NB-09
+CLOUD_RUN_V2 = "gcp:cloudrunv2/service:Service"
+CLOUD_RUN_V1 = "gcp:cloudrun/service:Service"
+# Internal-only, or through an internal or Cloud Load Balancing front door (where the zone's WAF and auth sit).
+PRIVATE_RUN_INGRESS = frozenset({"INGRESS_TRAFFIC_INTERNAL_ONLY", "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"})
+PRIVATE_RUN_INGRESS_V1 = frozenset({"internal", "internal-and-cloud-load-balancing"})
+RUN_INGRESS_ANNOTATION = "run.googleapis.com/ingress"
+
+
+def check_cloud_run_private(resource: Resource, _ctx: Context) -> Iterable[str]:
+    props = resource.props
+    if resource.resource_type == CLOUD_RUN_V2:
+        ingress = props.get("ingress")
+        if ingress not in PRIVATE_RUN_INGRESS:
+            # No ingress set is INGRESS_TRAFFIC_ALL: Cloud Run's default serves the internet.
+            yield (f"Cloud Run service '{resource.name}' takes traffic from the internet (ingress "
+                   f"{ingress or 'unset, which defaults to INGRESS_TRAFFIC_ALL'}); allowed: {', '.join(sorted(PRIVATE_RUN_INGRESS))}.")
+        if props.get("invokerIamDisabled") is True:
+            yield f"Cloud Run service '{resource.name}' disables the invoker IAM check: anyone who reaches it may call it."
+        return
+    metadata = props.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
+    ingress = annotations.get(RUN_INGRESS_ANNOTATION) if isinstance(annotations, Mapping) else None
+    if ingress not in PRIVATE_RUN_INGRESS_V1:
+        yield (f"Cloud Run service '{resource.name}' takes traffic from the internet (annotation {RUN_INGRESS_ANNOTATION} "
+               f"{ingress or 'unset, which defaults to all'}); allowed: {', '.join(sorted(PRIVATE_RUN_INGRESS_V1))}.")
+
+
 RULES = (
     Rule(name="gcp-network-custom-mode", description="VPC networks have no auto subnets and start without Google's default internet route.",
          severity="critical", controls=("NB-01", "NB-09"), mandatory_from=STANDARD,
@@ -287,11 +322,11 @@ RULES = (
          severity="critical", controls=("NB-01", "NB-09"), mandatory_from=STANDARD,
          remediation="Remove access_configs; reserve INTERNAL addresses only.",
          resource_types=INSTANCES | {ADDRESS, GLOBAL_ADDRESS}, resource_check=check_no_external_address),
-    Rule(name="gcp-firewall-egress-open", description="No firewall rule allows egress to 0.0.0.0/0 or ::/0.",
+    Rule(name="gcp-firewall-egress-open", description="No firewall rule allows egress to the whole internet (0.0.0.0/0, ::/0, or ranges that together cover it).",
          severity="critical", controls=("NB-02",), mandatory_from=STANDARD,
          remediation="Allow egress only to the restricted VIP and the zone's own ranges; deny the rest.",
          resource_types=frozenset({FIREWALL}), resource_check=check_firewall_egress_open),
-    Rule(name="gcp-firewall-ingress-open", description="No firewall rule admits traffic from 0.0.0.0/0 or ::/0.",
+    Rule(name="gcp-firewall-ingress-open", description="No firewall rule admits the whole internet (0.0.0.0/0, ::/0, ranges that together cover it, or no source at all).",
          severity="high", controls=("NB-05", "NB-09"), mandatory_from=STANDARD,
          remediation="Admit only the zone's ranges (and Google's health checkers for load-balanced endpoints).",
          resource_types=frozenset({FIREWALL}), resource_check=check_firewall_ingress_open),
@@ -319,4 +354,9 @@ RULES = (
          severity="critical", controls=("NB-10",), mandatory_from=STANDARD,
          remediation="Remove the link; zones exchange artefacts only through signed releases, never networks.",
          resource_types=CROSS_ZONE_LINKS, resource_check=check_no_cross_zone_link),
+    Rule(name="gcp-cloud-run-private", description="Cloud Run services take internal or load-balanced traffic only, and keep the invoker IAM check.",
+         severity="high", controls=("NB-05", "NB-09"), mandatory_from=STANDARD,
+         remediation="Set ingress to INGRESS_TRAFFIC_INTERNAL_ONLY (or INTERNAL_LOAD_BALANCER behind the zone's load balancer) "
+                     "and leave invoker_iam_disabled unset; grant run.invoker to named service accounts.",
+         resource_types=frozenset({CLOUD_RUN_V2, CLOUD_RUN_V1}), resource_check=check_cloud_run_private),
 )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
+
+from modelfort_policy.addresses import open_families, parse_all
 
 from modelfort_policy.props import (
     as_int,
@@ -53,6 +55,9 @@ CROSS_ZONE_LINKS = frozenset(
         "aws:ec2/vpcPeeringConnectionAccepter:VpcPeeringConnectionAccepter",
         "aws:ec2transitgateway/vpcAttachment:VpcAttachment",
         "aws:ec2transitgateway/vpcAttachmentAccepter:VpcAttachmentAccepter",
+        # A peering attachment joins this zone's transit gateway to another one (another zone, region or account).
+        "aws:ec2transitgateway/peeringAttachment:PeeringAttachment",
+        "aws:ec2transitgateway/peeringAttachmentAccepter:PeeringAttachmentAccepter",
         "aws:ec2/vpnGateway:VpnGateway",
         "aws:ec2/vpnGatewayAttachment:VpnGatewayAttachment",
         "aws:ram/resourceAssociation:ResourceAssociation",
@@ -106,18 +111,22 @@ def _sg_entries(resource: Resource, direction: str) -> list[dict[str, list[Any]]
 SG_TYPES = frozenset({SECURITY_GROUP, DEFAULT_SECURITY_GROUP, SECURITY_GROUP_RULE, SG_EGRESS_RULE, SG_INGRESS_RULE})
 
 
+def _open_set_findings(cidrs: list[Any], what: str) -> Iterator[str]:
+    """One finding per address family the ranges, taken together, open to the whole internet (addresses.py)."""
+    for family in open_families(cidrs):
+        ranges = ", ".join(str(network) for network in parse_all(cidrs) if f"IPv{network.version}" == family)
+        yield f"{what} {ranges}: together these ranges cover every public {family} address."
+
+
 def check_sg_egress_open(resource: Resource, _ctx: Context) -> Iterable[str]:
-    for entry in _sg_entries(resource, "egress"):
-        for cidr in entry["cidrs"]:
-            if is_open_cidr(cidr):
-                yield f"security group egress to {cidr} in '{resource.name}' lets workloads reach any address."
+    # Judged on the union of the resource's ranges: 0.0.0.0/1 + 128.0.0.0/1 is as open as 0.0.0.0/0.
+    cidrs = [cidr for entry in _sg_entries(resource, "egress") for cidr in entry["cidrs"]]
+    yield from _open_set_findings(cidrs, f"security group '{resource.name}' lets workloads reach any address: egress to")
 
 
 def check_sg_ingress_open(resource: Resource, _ctx: Context) -> Iterable[str]:
-    for entry in _sg_entries(resource, "ingress"):
-        for cidr in entry["cidrs"]:
-            if is_open_cidr(cidr):
-                yield f"security group ingress from {cidr} in '{resource.name}' admits any address."
+    cidrs = [cidr for entry in _sg_entries(resource, "ingress") for cidr in entry["cidrs"]]
+    yield from _open_set_findings(cidrs, f"security group '{resource.name}' admits any address: ingress from")
 
 
 def check_nacl_egress_open(resource: Resource, _ctx: Context) -> Iterable[str]:
@@ -128,10 +137,8 @@ def check_nacl_egress_open(resource: Resource, _ctx: Context) -> Iterable[str]:
             entries = [{"cidrBlock": props.get("cidrBlock"), "ipv6CidrBlock": props.get("ipv6CidrBlock")}]
     else:
         entries = [entry for entry in as_mappings(props.get("egress")) if entry.get("action") == "allow"]
-    for entry in entries:
-        for key in ("cidrBlock", "ipv6CidrBlock"):
-            if is_open_cidr(entry.get(key)):
-                yield f"network ACL '{resource.name}' allows egress to {entry.get(key)}."
+    cidrs = [entry.get(key) for entry in entries for key in ("cidrBlock", "ipv6CidrBlock") if entry.get(key)]
+    yield from _open_set_findings(cidrs, f"network ACL '{resource.name}' allows egress to")
 
 
 def check_default_security_group_closed(resources: Sequence[StackResource], _ctx: Context) -> Iterable[Finding]:
@@ -242,8 +249,10 @@ def check_subnet_private(resource: Resource, _ctx: Context) -> Iterable[str]:
 def check_no_cross_zone_link(resource: Resource, _ctx: Context) -> Iterable[str]:
     if resource.resource_type == "aws:ram/resourceAssociation:ResourceAssociation":
         arn = resource.props.get("resourceArn")
-        if isinstance(arn, str) and ":subnet/" not in arn:
-            return  # sharing something other than a subnet is not a network path
+        # Sharing a subnet or a transit gateway with another account lets its workloads join this zone's network;
+        # sharing anything else (a prefix list, a resolver rule) is not a network path.
+        if isinstance(arn, str) and ":subnet/" not in arn and ":transit-gateway/" not in arn:
+            return
     kind = resource.resource_type.split(":")[-1]
     yield f"{kind} '{resource.name}' connects this zone's network to another; zones must stay unreachable from each other."
 

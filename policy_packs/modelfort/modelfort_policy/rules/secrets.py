@@ -21,6 +21,7 @@ from typing import Any
 
 from pulumi_policy.proxy import UnknownValueError
 
+from modelfort_policy.conditions import is_anyone, narrows_principal
 from modelfort_policy.props import as_int, as_list, refers_to
 from modelfort_policy.rule import Context, Finding, Resource, Rule, StackResource
 from modelfort_policy.tiers import STANDARD
@@ -42,12 +43,6 @@ JANITOR_MAX_IDLE_DAYS = 45
 """CIS AWS Foundations Benchmark 1.12: credentials unused for 45 days or more are disabled."""
 JANITOR_MAX_INTERVAL_HOURS = 24
 SECRETS_MANAGER_PRINCIPAL = "secretsmanager.amazonaws.com"
-# Condition keys that narrow *who* may act; any other condition (TLS, time of day...) leaves "anyone" anyone.
-NARROWING_CONDITION_KEYS = (
-    "aws:principalarn", "aws:principalaccount", "aws:principalorgid", "aws:principalorgpaths", "aws:principaltag/",
-    "aws:sourcevpce", "aws:sourcevpc", "aws:sourceaccount", "aws:sourcearn", "aws:userid", "aws:username",
-    "aws:calledvia", "aws:principalservicename",
-)
 READ_ACTIONS = ("secretsmanager:getsecretvalue", "secretsmanager:*", "secretsmanager:get*", "*")
 
 
@@ -116,29 +111,13 @@ def check_secret_policy_not_public(resource: Resource, _ctx: Context) -> Iterabl
         yield f"'{resource.name}': the secret's policy cannot be read as a policy document."
         return
     for statement in statements:
-        if statement.get("Effect") != "Allow" or not _anyone(statement.get("Principal")):
+        if statement.get("Effect") != "Allow" or not is_anyone(statement.get("Principal")):
             continue
         actions = [str(a).lower() for a in as_list(statement.get("Action"))]
         if not any(action in READ_ACTIONS for action in actions):
             continue
-        if not _narrows_principal(statement.get("Condition")):
+        if not narrows_principal(statement.get("Condition")):
             yield f"'{resource.name}' lets anyone read the secret (Allow {', '.join(map(str, as_list(statement.get('Action'))))} to Principal *)."
-
-
-def _anyone(principal: Any) -> bool:
-    if principal == "*":
-        return True
-    return hasattr(principal, "get") and "*" in [str(p) for p in as_list(principal.get("AWS"))]
-
-
-def _narrows_principal(condition: Any) -> bool:
-    if not hasattr(condition, "items"):
-        return False
-    for _operator, entries in condition.items():
-        for key in (entries.keys() if hasattr(entries, "keys") else []):
-            if str(key).lower().startswith(NARROWING_CONDITION_KEYS):
-                return True
-    return False
 
 
 # ------------------------------------------------------------------------------------------------ SC-04

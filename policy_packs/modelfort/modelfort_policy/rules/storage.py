@@ -7,10 +7,10 @@ must be private and serve no website.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from modelfort_policy.conditions import policy_statements, public_allows
 from modelfort_policy.props import as_int, as_list, as_mappings, referenced
 from modelfort_policy.rule import Context, Finding, Resource, Rule, StackResource
 from modelfort_policy.tiers import STANDARD
@@ -73,22 +73,10 @@ def _for_bucket(resources: Sequence[StackResource], types: frozenset[str], bucke
     return found
 
 
-def _statements(document: Any) -> list[dict] | None:
-    """The statements of a policy document given as JSON text or a mapping; None when it cannot be read."""
-    if isinstance(document, str):
-        try:
-            document = json.loads(document)
-        except json.JSONDecodeError:
-            return None
-    if not hasattr(document, "get"):
-        return None
-    return [s for s in as_list(document.get("Statement")) if hasattr(s, "get")]
-
-
 def _bucket_policy_statements(resources: Sequence[StackResource], bucket: StackResource) -> list[dict]:
     statements: list[dict] = []
     for policy in _for_bucket(resources, BUCKET_POLICY, bucket):
-        statements.extend(_statements(policy.props.get("policy")) or [])
+        statements.extend(policy_statements(policy.props.get("policy")) or [])
     return statements
 
 
@@ -120,15 +108,14 @@ def check_no_website(resource: Resource, _ctx: Context) -> Iterable[str]:
 def check_no_public_grants(resource: Resource, _ctx: Context) -> Iterable[str]:
     props = resource.props
     if resource.resource_type in BUCKET_POLICY:
-        statements = _statements(props.get("policy"))
+        statements = policy_statements(props.get("policy"))
         if statements is None:
             yield f"bucket policy '{resource.name}' cannot be read as a policy document."
             return
-        for statement in statements:
-            principal = statement.get("Principal")
-            anyone = principal == "*" or (hasattr(principal, "get") and "*" in as_list(principal.get("AWS")))
-            if statement.get("Effect") == "Allow" and anyone and not statement.get("Condition"):
-                yield f"bucket policy '{resource.name}' allows anyone ({statement.get('Action')})."
+        # Any condition used to count as narrowing; only one that limits who the caller is does (conditions.py).
+        for statement in public_allows(statements):
+            yield (f"bucket policy '{resource.name}' allows anyone ({statement.get('Action')}): no condition narrows "
+                   "the principal (aws:SourceVpce, aws:PrincipalOrgID, aws:PrincipalAccount ... with a positive match).")
         return
     if props.get("acl") in PUBLIC_CANNED_ACLS:
         yield f"'{resource.name}' grants the canned ACL '{props.get('acl')}'."
