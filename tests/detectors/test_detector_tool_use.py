@@ -52,7 +52,11 @@ def test_first_use_of_a_tool_after_a_profile_is_reported(new, severity, engine, 
 
 def test_no_new_tool_findings_while_a_caller_is_warming_up(engine, make_event, run) -> None:
     names = ["search_kb", "fetch_doc", "calendar_create", "crm_lookup", "plot_chart", "shell"]
-    assert tool_findings(run(engine(), *profile(make_event, names, 6))) == []
+    found = tool_findings(run(engine(), *profile(make_event, names, 6)))
+    assert [f.rule for f in found if f.rule == "tool_use.new_tool"] == []
+    # Issue 17: a risky tool is reported even while the caller warms up (once: on its first call).
+    assert [(f.rule, f.severity) for f in found] == [("tool_use.risky_tool", Severity.HIGH)]
+    assert "shell (execution)" in found[0].reason
 
 
 @pytest.mark.control("OB-07")

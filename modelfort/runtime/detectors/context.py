@@ -6,29 +6,44 @@ detectors look at them (the jailbreak and extraction detectors share the input s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import cached_property
 
 from modelfort.runtime.detectors import redact
 from modelfort.runtime.detectors.config import DetectorConfig
 from modelfort.runtime.detectors.findings import Finding, Severity
+from modelfort.runtime.detectors.normalize import strip_marks
 from modelfort.runtime.detectors.patterns import Kind
 from modelfort.runtime.detectors.scan import Hit, ScanResult, scan
 from modelfort.runtime.telemetry import TelemetryEvent
 
 INPUT_KINDS = frozenset({Kind.JAILBREAK, Kind.INJECTION, Kind.CONFIG_DUMP})
 PASSAGE_KINDS = frozenset({Kind.JAILBREAK, Kind.INJECTION, Kind.DIRECTIVE})
+MATERIAL_KINDS = frozenset({Kind.DIRECTIVE})
+
+# A request to process material the user pasted (summarise this email, translate this review...). Only then is
+# text that addresses "the AI reading this" evidence of indirect injection rather than a user talking to the model.
+# Looked for near the start of the input, where the request is; the material follows it.
+_PROCESSING_REQUEST = re.compile(
+    r"\b(?:summari[sz]e|summary of|translate|proofread|classify|extract|review|rewrite|paraphrase|analy[sz]e|"
+    r"reply to|respond to|answer this|check this|tl;?dr|read this|"
+    r"resume|resumeme|traduce|traducir|corrige|revisa|clasifica|saca|extrae|analiza|responde a|"
+    r"resume|resumer|traduis|traduire|relis|corrige|classe|extrais|analyse|reponds a|"
+    r"fasse|zusammen|ubersetze|ubersetz|korrigiere|prufe|klassifiziere|zieh|extrahiere|analysiere|beantworte)\b")
+_REQUEST_WINDOW = 240
 
 
 class CallerState:
     """Everything remembered about one caller; each detector owns one slot and fills it on first use."""
 
-    __slots__ = ("extraction", "jailbreak", "tool_use")
+    __slots__ = ("extraction", "jailbreak", "tool_use", "enumeration")
 
     def __init__(self) -> None:
         self.extraction: object | None = None
         self.jailbreak: object | None = None
         self.tool_use: object | None = None
+        self.enumeration: object | None = None
 
 
 class EventContext:
@@ -44,6 +59,19 @@ class EventContext:
         jailbreak = self.config.jailbreak
         return scan(self.event.input.text, INPUT_KINDS, base64_candidates=jailbreak.base64_max_candidates,
                     base64_max_chars=jailbreak.base64_max_chars, flag_quoted=jailbreak.flag_quoted_mentions)
+
+    @cached_property
+    def material_scan(self) -> ScanResult | None:
+        """Directive patterns in the input when the user asks the model to process pasted material, else None.
+
+        Quoted text is judged as an order here (`flag_quoted`): in pasted material, quotes are how the attacker's
+        text arrives, not a sign that the user is discussing it."""
+        text = self.event.input.text
+        if not _PROCESSING_REQUEST.search(strip_marks(text[:_REQUEST_WINDOW]).casefold()):
+            return None
+        jailbreak = self.config.jailbreak
+        return scan(text, MATERIAL_KINDS, base64_candidates=jailbreak.base64_max_candidates,
+                    base64_max_chars=jailbreak.base64_max_chars, flag_quoted=True)
 
     def passage_scan(self, index: int) -> ScanResult:
         result = self._passage_scans.get(index)

@@ -6,6 +6,9 @@ Two independent signals are combined, because each fails differently:
 - the guardrail's verdict carried in the event: a trained classifier, but a black box that attackers probe until
   it says NONE.
 
+Indirect injection: when the user asks the model to process pasted material (summarise, translate, proofread...),
+directive patterns in that material ("note to the AI reading this: ...") count too (`EventContext.material_scan`).
+
 Severity says how far the attempt got. Patterns the guardrail did not flag reached the model: HIGH. Patterns in a
 request the guardrail blocked: MEDIUM. The guardrail alone: MEDIUM when it only detected, LOW when it blocked.
 Obfuscation (homoglyphs, zero-width characters, base64...) shows intent and raises the level by one, and so does a
@@ -23,7 +26,8 @@ from modelfort.runtime.telemetry import GuardrailAction
 
 NAME = "jailbreak"
 _KINDS = frozenset({Kind.JAILBREAK, Kind.INJECTION})
-_KIND_CONTROLS = {Kind.JAILBREAK: ("OB-05",), Kind.INJECTION: ("OB-06", "RC-08")}
+_MATERIAL_KINDS = frozenset({Kind.DIRECTIVE})
+_KIND_CONTROLS = {Kind.JAILBREAK: ("OB-05",), Kind.INJECTION: ("OB-06", "RC-08"), Kind.DIRECTIVE: ("OB-06", "RC-08")}
 _CATEGORY_CONTROLS = {
     "JAILBREAK": ("OB-05",),
     "PROMPT_INJECTION": ("OB-06", "RC-08"),
@@ -39,6 +43,10 @@ class JailbreakDetector:
         guardrail = ctx.event.guardrail
         flagged = sorted(set(guardrail.categories) & config.guardrail_categories)
         hits = ctx.input_scan.active(_KINDS)
+        material = ctx.material_scan
+        if material is not None:
+            # Indirect injection: orders addressed to the model inside material it is asked to process (OB-06).
+            hits = sorted(hits + material.active(_MATERIAL_KINDS), key=lambda hit: -hit.pattern.weight)
         score = sum(hit.pattern.weight for hit in hits)
         if score < config.threshold and not flagged:
             return []

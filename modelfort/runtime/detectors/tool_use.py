@@ -15,11 +15,22 @@ never needed, hits the tool policy's denials, or stuffs data into arguments (exf
 - `tool_use.argument_size`: arguments above `max_argument_bytes`, or far above this caller's mean for that tool
   (moving average per caller and tool, `argument_ratio` times and at least `argument_min_bytes`).
 
+- `tool_use.risky_tool`: a call to a tool whose name scores as risky (execution, IAM, payments, data export; see
+  `risk_category`), allowed by policy, by a caller with little history (fewer than `profile_min_calls` calls) that never used it.
+  `new_tool` covers callers with a profile; this covers the first calls, when a stolen key or a fresh agent
+  turned by injection has no history to compare with.
+- `tool_use.enumeration`: one caller walking identifiers in order (order 48213, 48214, 48215...): the last number
+  of 3 to 12 digits in each input, a run grows while each is 1 to `_ENUM_MAX_STEP` above the previous one, within
+  `window_s` x 10 of the run's start. Reported once when the run reaches `_ENUM_MIN_RUN`. Judged on every event,
+  with or without tool calls (an agent's look-ups and a user's pasted ids alike); three numbers per caller.
+
 Per-caller memory: a ring of `max_calls_per_window + 1` timestamps, a fixed-window denial counter, a call count,
 and at most `max_tools_per_caller` (name -> moving average).
 """
 
 from __future__ import annotations
+
+import re
 
 from modelfort.runtime.detectors.context import EventContext
 from modelfort.runtime.detectors.findings import Finding, Severity
@@ -29,6 +40,25 @@ from modelfort.runtime.telemetry import ToolCall
 NAME = "tool_use"
 CONTROLS = ("OB-07",)
 _ARGUMENT_ALPHA = 0.1
+_ENUM_MIN_RUN = 8
+"""Consecutive identifiers that make an enumeration: far more than a user checking a few orders in a row."""
+_ENUM_MAX_STEP = 3
+_ENUM_WINDOW_FACTOR = 10
+_IDENTIFIER = re.compile(r"(?<![\d.,])\d{3,12}(?![\d]|[.,]\d)")
+
+# Name tokens that make a tool risky, by category. A token matches a whole part of the name split at `_`, `-`,
+# `.`, `/` and camelCase humps, so `get_weather` never matches and `run_shell_command` matches `shell`.
+RISKY_TOKENS: dict[str, frozenset[str]] = {
+    "execution": frozenset({"shell", "exec", "execute", "bash", "sh", "powershell", "cmd", "command", "eval",
+                            "subprocess", "terminal", "interpreter", "python", "script", "ssh"}),
+    "iam": frozenset({"iam", "role", "roles", "policy", "permission", "permissions", "grant", "admin", "sudo",
+                      "privilege", "privileges", "credential", "credentials", "accesskey", "access_key"}),
+    "payments": frozenset({"payment", "payments", "pay", "refund", "refunds", "transfer", "wire", "payout",
+                           "charge", "remit", "withdraw", "withdrawal"}),
+    "data_export": frozenset({"export", "dump", "bulk", "backup", "exfiltrate", "download_all", "database",
+                              "db", "table"}),
+}
+_NAME_PARTS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 
 
 class _ToolState:
@@ -45,9 +75,10 @@ class ToolUseDetector:
     name = NAME
 
     def inspect(self, ctx: EventContext) -> list[Finding]:
+        enumeration = _enumeration(ctx)
         calls = ctx.event.tool_calls
         if not calls:
-            return []
+            return [enumeration] if enumeration is not None else []
         state = ctx.caller.tool_use
         if state is None:
             state = ctx.caller.tool_use = _ToolState(ctx.config.tool_use.max_calls_per_window)
@@ -57,11 +88,14 @@ class ToolUseDetector:
             for finding in (
                 self._burst(ctx, state, calls),
                 self._new_tools(ctx, state, calls),
+                self._risky_first_calls(ctx, state, calls),
                 self._denied(ctx, state, calls),
                 self._argument_sizes(ctx, state, calls),
             )
             if finding is not None
         ]
+        if enumeration is not None:
+            findings.append(enumeration)
         self._learn(ctx, state, calls)
         return findings
 
@@ -91,6 +125,20 @@ class ToolUseDetector:
         if sensitive:
             reason += f"; sensitive: {', '.join(sensitive)}"
         return ctx.finding(NAME, f"{NAME}.new_tool", CONTROLS, severity, reason, ctx.evidence(_tool_list(calls)))
+
+    @staticmethod
+    def _risky_first_calls(ctx: EventContext, state: _ToolState, calls: tuple[ToolCall, ...]) -> Finding | None:
+        if state.total >= ctx.config.tool_use.profile_min_calls:
+            return None  # a caller with a profile: `new_tool` judges its new tools
+        # Denied calls are already reported (and raised for sensitive tools) by `denied`: only calls that ran here.
+        risky = sorted({(call.name, category) for call in calls if call.allowed and call.name not in state.tools
+                        for category in (risk_category(call.name),) if category})
+        if not risky:
+            return None
+        listed = ", ".join(f"{name} ({category})" for name, category in risky)
+        return ctx.finding(NAME, f"{NAME}.risky_tool", CONTROLS, Severity.HIGH,
+                           f"risky tool(s) {listed} called by a caller with only {state.total} earlier call(s)",
+                           ctx.evidence(_tool_list(calls)))
 
     @staticmethod
     def _denied(ctx: EventContext, state: _ToolState, calls: tuple[ToolCall, ...]) -> Finding | None:
@@ -151,3 +199,45 @@ def _tool_list(calls: tuple[ToolCall, ...], limit: int = 6) -> str:
     shown = [f"{c.name}({c.argument_bytes}B,{'allowed' if c.allowed else 'DENIED'})" for c in calls[:limit]]
     more = f" +{len(calls) - limit} more" if len(calls) > limit else ""
     return "calls: " + " ".join(shown) + more
+
+
+def risk_category(name: str) -> str | None:
+    """The first risk category whose tokens appear among the parts of a tool name, or None."""
+    parts = [part.lower() for part in _NAME_PARTS.findall(name)]
+    joined = {f"{a}_{b}" for a, b in zip(parts, parts[1:])} | {f"{a}{b}" for a, b in zip(parts, parts[1:])}
+    candidates = set(parts) | joined
+    for category, tokens in RISKY_TOKENS.items():
+        if candidates & tokens:
+            return category
+    return None
+
+
+class _EnumerationState:
+    __slots__ = ("last", "run", "start")
+
+    def __init__(self) -> None:
+        self.last = -1
+        self.run = 0
+        self.start = 0.0
+
+
+def _enumeration(ctx: EventContext) -> Finding | None:
+    numbers = _IDENTIFIER.findall(ctx.event.input.text[-2000:])
+    if not numbers:
+        return None
+    state = ctx.caller.enumeration
+    if state is None:
+        state = ctx.caller.enumeration = _EnumerationState()
+    assert isinstance(state, _EnumerationState)
+    value = int(numbers[-1])
+    window = ctx.config.tool_use.window_s * _ENUM_WINDOW_FACTOR
+    if 0 < value - state.last <= _ENUM_MAX_STEP and ctx.now - state.start <= window:
+        state.run += 1
+    else:
+        state.run, state.start = 1, ctx.now
+    state.last = value
+    if state.run != _ENUM_MIN_RUN:
+        return None
+    return ctx.finding(NAME, f"{NAME}.enumeration", CONTROLS, Severity.MEDIUM,
+                       f"{state.run} identifiers in sequence from this caller within {ctx.now - state.start:.0f} s "
+                       f"(latest {value}): enumeration", ctx.evidence(ctx.event.input.text))
