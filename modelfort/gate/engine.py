@@ -35,6 +35,7 @@ CHILD_PACKAGE = "_modelfort_gate_child"
 # Errors of the program that are the stack's config, not the program or the gate: exit 2, like a usage error.
 CONFIG_ERROR_TYPES = frozenset({"ConfigMissingError", "ConfigTypeError"})
 ZONE_KEY = "modelfort:zone"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 STACK_TYPE = "pulumi:pulumi:Stack"
 WAIVERS_KEY = "modelfort:waivers"
 
@@ -166,6 +167,7 @@ def _evaluate(report: GateReport, progress: Progress) -> None:
         diagnostics.extend(pack.analyze_stack(report.resources))
         report.timings["policies"] = time.perf_counter() - clock
     report.verdict = judge(diagnostics, info, {r["urn"]: r for r in report.resources}, waiver_problems)
+    report.unexpandable += provider_rendered_releases(report.resources, info)
     findings, waived, used = gate_findings(report.resources, report.unexpandable, judged_component_types(info), waivers)
     report.verdict.waiver_records = without_unused_claims(report.verdict.waiver_records, used)
     report.verdict.add(findings, waived)
@@ -224,6 +226,27 @@ def judged_component_types(info: PackInfo) -> frozenset[str]:
     except ImportError:
         return frozenset()
     return frozenset(JUDGED_COMPONENT_TYPES)
+
+
+def provider_rendered_releases(resources: list[dict[str, Any]], info: PackInfo) -> list[dict[str, str]]:
+    """Helm Releases whose objects the provider renders at deploy time, out of the offline gate's sight. Only
+    ModelFort's pack vouches for the charts whose values it judges; under any other pack every Release is unseen."""
+    from modelfort_policy.rules.kubernetes import chart_name
+    from modelfort_policy.rules.remote_components import JUDGED_HELM_CHARTS
+
+    judged = JUDGED_HELM_CHARTS if info.name == MODELFORT_PACK_NAME else frozenset()
+    entries = []
+    for resource in resources:
+        if resource.get("type") != HELM_RELEASE:
+            continue
+        chart = (resource.get("properties") or {}).get("chart")
+        if chart_name(chart) in judged:
+            continue
+        entries.append({"urn": resource["urn"], "kind": "helm-release",
+                        "detail": f"chart {chart!r} is rendered by the Kubernetes provider at deploy time, so the objects "
+                        "it creates were never seen; judge it with `pulumi preview --policy-pack`, render it with "
+                        "helm.v4.Chart from a vendored chart, or waive it"})
+    return entries
 
 
 def _waivers(report: GateReport, stack_file: StackFile, today: dt.date) -> tuple[list[Any], list[str]]:

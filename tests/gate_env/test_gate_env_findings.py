@@ -130,6 +130,25 @@ def test_a_helm_chart_that_needs_rendering_is_blocked_as_unexpandable(tmp_path, 
     assert "modelfort-gate-unexpandable" in {v["policy"] for v in report["violations"] if v["blocking"]}
 
 
+def test_a_helm_release_the_provider_renders_is_blocked_unless_the_pack_judges_its_chart(tmp_path, capsys):
+    directory = write_program(tmp_path / "prog", """
+        import pulumi_kubernetes as k8s
+
+        k8s.helm.v3.Release("blog", chart="wordpress", version="24.1.0",
+                            repository_opts={"repo": "https://charts.bitnami.com/bitnami"})
+        k8s.helm.v3.Release("gpu", chart="gpu-operator", version="v25.3.1", namespace="gpu-operator",
+                            repository_opts={"repo": "https://helm.ngc.nvidia.com/nvidia"})
+    """)
+    json_path = tmp_path / "report.json"
+    assert modelfort(["gate", str(directory), "--stack", "test", "-q", "--json", str(json_path)]) == 1
+    out = capsys.readouterr().out
+    assert "[BLOCKING] modelfort-gate-unexpandable (ST-07) — blog" in out
+    report = json.loads(json_path.read_text())
+    unseen = [e for e in report["unexpandable"] if e["kind"] == "helm-release"]
+    # gpu-operator's values are what the pack judges (k8s-gpu-operator-hardened); wordpress's objects were unseen.
+    assert [e["urn"].rsplit("::", 1)[-1] for e in unseen] == ["blog"]
+
+
 def test_a_remote_component_type_modelforts_pack_judges_is_left_to_the_pack(tmp_path):
     from modelfort_policy.rules.remote_components import JUDGED_COMPONENT_TYPES
 

@@ -404,3 +404,8 @@ RULES = (
 
 JUDGED_COMPONENT_TYPES: frozenset[str] = frozenset().union(*(rule.resource_types for rule in RULES))
 """The remote component types these rules judge; the gate blocks any other remote component it cannot expand."""
+
+JUDGED_HELM_CHARTS: frozenset[str] = frozenset({"gpu-operator", "kyverno"})
+"""Charts a `helm.v3.Release` may install without the gate calling it a blind spot. The provider renders a Release
+at deploy time, so offline only its values are seen; for these two charts the pack knows what the values decide
+(k8s-gpu-operator-hardened, kyverno-fail-closed). Any other chart's objects were never judged."""
