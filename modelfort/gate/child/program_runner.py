@@ -36,6 +36,7 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from . import kubernetes_expand as k8s
+from . import lazy_imports
 from .mocks import RealisticMocks
 
 RESOURCE_REF_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
@@ -242,6 +243,8 @@ async def _run_program(path: str) -> None:
 
 
 def run(job: dict[str, Any]) -> dict[str, Any]:
+    # The mocks read the SDKs from executor threads while the program uses them from the main one.
+    lazy_imports.install()
     program_dir = os.path.abspath(job["program_dir"])
     os.chdir(program_dir)
     sys.path.insert(0, program_dir)
