@@ -87,11 +87,13 @@ def package_runtime(name: str) -> LambdaPackage:
     )
 
 
-def package_runtime_bundle(entry: str, dependencies: Sequence[str]) -> LambdaPackage:
+def package_runtime_bundle(entry: str, dependencies: Sequence[str], handler: str = "handler") -> LambdaPackage:
     """Build an archive for `modelfort.runtime.<entry>` that also ships the runtime modules it imports
     (`dependencies`: package or module names under modelfort.runtime), laid out under their full module paths so
     their absolute imports (`from modelfort.runtime.telemetry import ...`) resolve in Lambda. Everything shipped is
-    checked like a single package: only the bundle itself, the standard library and boto3 may be imported."""
+    checked like a single package: only the bundle itself, the standard library and boto3 may be imported.
+    `handler` names the module of `entry` whose `lambda_handler` Lambda calls (one archive may serve several
+    functions, each with its own handler module)."""
     root = runtime_package_dir(entry).parent  # .../modelfort/runtime
     repo_root = root.parent.parent
     allowed = {f"{RUNTIME_PACKAGE_ROOT}.{name}" for name in (entry, *dependencies)}
@@ -110,7 +112,7 @@ def package_runtime_bundle(entry: str, dependencies: Sequence[str]) -> LambdaPac
         digest.update(archive_path.encode() + b"\0" + path.read_bytes() + b"\0")
     return LambdaPackage(
         name=entry,
-        handler=f"{RUNTIME_PACKAGE_ROOT}.{entry}.handler.lambda_handler",
+        handler=f"{RUNTIME_PACKAGE_ROOT}.{entry}.{handler}.lambda_handler",
         files=tuple(sorted(assets)),
         sha256=digest.hexdigest(),
         archive=pulumi.AssetArchive(assets),

@@ -57,6 +57,10 @@ MUTATIONS = {
     "untainted-gpu-nodes": ("eks-node-group-hardened", "bare-gpu-nodes"),
     "imdsv1-template": ("launch-template-hardened", "legacy-template"),
     "unencrypted-log-group": ("log-group-encrypted-retained", "app-logs"),
+    "unencrypted-detection-stream": ("kinesis-stream-encrypted", "caller-events"),
+    "aws-managed-stream-key": ("kinesis-stream-encrypted", "caller-events-managed"),
+    "unencrypted-state-table": ("dynamodb-table-encrypted", "caller-state"),
+    "aws-managed-state-key": ("dynamodb-table-encrypted", "caller-state-managed"),
 }
 
 # Arguments that are not hardening knobs (identity, wiring, sizing, who may do what), so need no mutation.
@@ -74,7 +78,7 @@ def test_the_unmutated_program_passes(program):
     assert report.exit_code == 0, [v.message for v in report.verdict.blocking]
 
 
-@pytest.mark.control("NB-01", "NB-02", "NB-03", "NB-04", "NB-09", "NB-10", "WP-01")
+@pytest.mark.control("NB-01", "NB-02", "NB-03", "NB-04", "NB-09", "NB-10", "WP-01", "OB-03")
 @pytest.mark.parametrize("mutation", sorted(MUTATIONS))
 def test_each_mutation_is_blocked(program, mutation):
     policy, resource = MUTATIONS[mutation]

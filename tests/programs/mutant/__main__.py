@@ -140,5 +140,16 @@ elif mutation == "imdsv1-template":
     aws.ec2.LaunchTemplate("legacy-template", metadata_options={"http_tokens": "optional"})
 elif mutation == "unencrypted-log-group":
     aws.cloudwatch.LogGroup("app-logs", retention_in_days=365)
+elif mutation == "unencrypted-detection-stream":
+    aws.kinesis.Stream("caller-events", stream_mode_details={"stream_mode": "ON_DEMAND"})
+elif mutation == "aws-managed-stream-key":
+    aws.kinesis.Stream("caller-events-managed", encryption_type="KMS", kms_key_id="alias/aws/kinesis",
+                       stream_mode_details={"stream_mode": "ON_DEMAND"})
+elif mutation == "unencrypted-state-table":
+    aws.dynamodb.Table("caller-state", hash_key="caller", attributes=[{"name": "caller", "type": "S"}],
+                       billing_mode="PAY_PER_REQUEST")
+elif mutation == "aws-managed-state-key":
+    aws.dynamodb.Table("caller-state-managed", hash_key="caller", attributes=[{"name": "caller", "type": "S"}],
+                       billing_mode="PAY_PER_REQUEST", server_side_encryption={"enabled": True})
 elif mutation not in KNOWN:
     raise ValueError(f"mutant:mutation: unknown mutation {mutation!r}")
