@@ -117,6 +117,8 @@ def _walk(package_name: str):
     package = importlib.import_module(package_name)
     yield package
     for info in pkgutil.walk_packages(package.__path__, prefix=f"{package_name}."):
+        if info.name.endswith(".__main__"):
+            continue  # a command's entry point runs when imported; its package holds the CONTROLS
         yield importlib.import_module(info.name)
 
 
