@@ -9,11 +9,13 @@ All insecure resources go through the pack in one stack and all secure ones in a
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from fixtures import flagged, judge_all, res
 
+PACK_DIR = Path(__file__).resolve().parents[2] / "policy_packs" / "modelfort"
 KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 GCP_KEY = "projects/p/locations/us/keyRings/r/cryptoKeys/k"
 
@@ -234,13 +236,12 @@ print(json.dumps(out))
 @pytest.fixture(scope="module")
 def raw_judged():
     import subprocess
-    from pathlib import Path
 
-    from conftest import PACK_DIR, pack_python
+    from modelfort.gate.environments import pack_interpreter
 
     cases = {"insecure": [r for case in RAW_CASES for r in case[3]], "secure": [r for case in RAW_CASES for r in case[4]],
              "checks": sorted({case[1] for case in RAW_CASES})}
-    completed = subprocess.run([pack_python(), "-c", RAW_SCRIPT], input=json.dumps(cases), capture_output=True, text=True,
+    completed = subprocess.run([pack_interpreter(str(PACK_DIR)).python, "-c", RAW_SCRIPT], input=json.dumps(cases), capture_output=True, text=True,
                                cwd=str(Path(PACK_DIR)), timeout=300, check=True)
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     return {side: {tuple(pair) for pair in pairs} for side, pairs in result.items()}

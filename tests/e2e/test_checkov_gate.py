@@ -10,10 +10,10 @@ from __future__ import annotations
 import shutil
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 import yaml
-from conftest import PACK_DIR, PROGRAMS
 from fixtures import flagged, judge_all, res
 
 from modelfort.gate.analyzer import PackProcess
@@ -22,6 +22,9 @@ from modelfort.gate.reports.junit import junit_tree
 from modelfort.gate.reports.markdown import render_markdown
 from modelfort.gate.reports.sarif import sarif_dict
 
+REPO = Path(__file__).resolve().parents[2]
+PACK_DIR = REPO / "policy_packs" / "modelfort"
+PROGRAMS = REPO / "tests" / "programs"
 PRODUCTION = {"aws:region": "us-east-1", "modelfort:zone": "production"}
 
 # What the model zone must be blocked for: resource -> the checkov checks that name it (mandatory at production).

@@ -17,15 +17,14 @@ also run the agent's chart, and the moment a model workload lands there the name
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from pulumi_policy.proxy import UnknownValueError
 
+from modelfort_policy.credentials import credential_kind
 from modelfort_policy.pod_specs import FIXED_PATHS, PATCH_SUFFIX, PodTemplate, pod_templates
 from modelfort_policy.props import as_int, as_list, as_mappings, parse_cidr, referenced
 from modelfort_policy.rule import Context, Finding, Resource, Rule, StackResource
@@ -330,51 +329,12 @@ def check_no_secret_env(spec: Mapping, _meta: Mapping) -> Iterable[Problem]:
                 yield Problem(f"{label} imports Secret {_get(source, 'secretRef', 'name')} as environment variables", False)
 
 
-# Well-known credential shapes (the same families secret scanners look for). Any env value matching one is flagged,
-# whatever the variable is called.
-CREDENTIAL_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")),
-    ("a private key", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")),
-    ("an API key (sk-...)", re.compile(r"\bsk-(?:[A-Za-z]+-)?[A-Za-z0-9_-]{20,}")),
-    ("a GitHub token", re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{22,}")),
-    ("a Hugging Face token", re.compile(r"\bhf_[A-Za-z0-9]{30,}")),
-    ("a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
-    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
-    ("a JSON web token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
-    ("a password in a URL", re.compile(r"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")),
-)
-SECRET_NAME = re.compile(r"(?:^|_)(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|PWD|CREDENTIALS?|APIKEY)$|PASSWORD", re.IGNORECASE)
-MIN_SECRET_LENGTH, MIN_SECRET_ENTROPY = 16, 3.5
-"""A random 16-character token has about 4 bits per character; words, paths and versions stay well below 3.5."""
-
-
-def shannon_entropy(text: str) -> float:
-    counts = Counter(text)
-    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values()) if text else 0.0
-
-
-def credential_shape(name: str, value: str) -> str | None:
-    """What a literal env value looks like, if it looks like a credential."""
-    for what, pattern in CREDENTIAL_PATTERNS:
-        if pattern.search(value):
-            return what
-    looks_like_reference = value.startswith(("/", "arn:")) or "://" in value or any(ch.isspace() for ch in value)
-    if (
-        SECRET_NAME.search(name)
-        and not looks_like_reference
-        and len(value) >= MIN_SECRET_LENGTH
-        and shannon_entropy(value) >= MIN_SECRET_ENTROPY
-    ):
-        return "a high-entropy secret"
-    return None
-
-
 def check_no_literal_credentials(spec: Mapping, _meta: Mapping) -> Iterable[Problem]:
     for label, container in containers(spec):
         for env in as_mappings(container.get("env")):
             value = env.get("value")
             if isinstance(value, str) and value:
-                shape = credential_shape(str(env.get("name", "")), value)
+                shape = credential_kind(str(env.get("name", "")), value)
                 if shape:
                     # Never echo the value: the report would leak the credential it found.
                     yield Problem(f"{label} env {env.get('name')} holds what looks like {shape}", False)

@@ -22,7 +22,7 @@ from pulumi_policy.proxy import UnknownValueError
 
 from modelfort_policy.props import as_mappings
 from modelfort_policy.rule import Context, Resource, Rule
-from modelfort_policy.rules.secrets import credential_kind
+from modelfort_policy.credentials import credential_kind
 from modelfort_policy.tiers import STANDARD
 
 AWSX_VPC = "awsx:ec2:Vpc"

@@ -13,15 +13,14 @@ No message ever contains a credential: findings name the config key or variable 
 from __future__ import annotations
 
 import json
-import math
 import re
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy.proxy import UnknownValueError
 
 from modelfort_policy.conditions import is_anyone, narrows_principal
+from modelfort_policy.credentials import credential_kind, json_value, leaves
 from modelfort_policy.props import as_int, as_list, refers_to
 from modelfort_policy.rule import Context, Finding, Resource, Rule, StackResource
 from modelfort_policy.tiers import STANDARD
@@ -321,62 +320,6 @@ def _same_name(value: Any, rule: StackResource) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------ SC-01, SC-02
-CREDENTIAL_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b")),
-    ("a private key", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")),
-    ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})\b")),
-    ("a GitLab token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}")),
-    ("a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
-    ("a Slack webhook URL", re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/]+")),
-    ("an Anthropic API key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}")),
-    ("an OpenAI API key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}")),
-    ("a Hugging Face token", re.compile(r"\bhf_[A-Za-z0-9]{30,}")),
-    ("a Stripe secret key", re.compile(r"\b[rs]k_live_[A-Za-z0-9]{20,}")),
-    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
-    ("an npm token", re.compile(r"\bnpm_[A-Za-z0-9]{36}")),
-    ("a ModelFort service token", re.compile(r"\bmf_(?:agent|tool|client)_[A-Za-z0-9_-]{43,}")),
-    ("a JSON Web Token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
-    ("a URL with an embedded password", re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)),
-)
-# Whole words of a key or variable name (camelCase, snake_case, kebab-case, dotted), so `tokenizer` or `author` are
-# not mistaken for `token` or `auth`.
-SECRETISH_WORDS = frozenset({
-    "password", "passwd", "passphrase", "pwd", "secret", "secrets", "token", "tokens", "credential", "credentials",
-    "auth", "bearer", "dsn", "apikey", "privatekey", "accesskey", "signingkey", "webhook",
-})
-SECRETISH_PAIRS = frozenset({("api", "key"), ("private", "key"), ("access", "key"), ("signing", "key"), ("client", "secret")})
-# A value that names where a secret is kept is the right practice, not a leak.
-REFERENCE = re.compile(r"^(arn:aws[a-z-]*:|alias/|\{\{resolve:|projects/[^/]+/secrets/|https?://[^@\s]*$|vault:|/|\$\{)", re.IGNORECASE)
-MIN_SECRET_LENGTH = 12
-MIN_ENTROPY_BITS = 3.0
-
-
-def credential_kind(name: str, value: Any) -> str | None:
-    """What kind of credential `value` looks like, or None. Only the kind is ever reported, never the value."""
-    if not isinstance(value, str) or not value:
-        return None
-    for kind, pattern in CREDENTIAL_PATTERNS:
-        if pattern.search(value):
-            return kind
-    if _secretish(name) and _looks_random(value):
-        return "a high-entropy value under a secret-like name"
-    return None
-
-
-def _secretish(name: str) -> bool:
-    leaf = re.split(r"[.:/\[\]]", name.rstrip("]"))[-1] or name
-    words = [w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+", leaf)]
-    return bool(SECRETISH_WORDS.intersection(words)) or any(pair in SECRETISH_PAIRS for pair in zip(words, words[1:]))
-
-
-def _looks_random(value: str) -> bool:
-    if len(value) < MIN_SECRET_LENGTH or any(c.isspace() for c in value) or REFERENCE.match(value):
-        return False
-    counts = Counter(value)
-    entropy = -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
-    return entropy >= MIN_ENTROPY_BITS
-
-
 def config_credential_findings(config: Mapping[str, str], secret_keys: Iterable[str] = ()) -> list[str]:
     """Every plaintext credential in stack config, by key path. Values set with `pulumi config set --secret` are
     encrypted in the stack file and skipped (keep them few: RotatedSecret is where credentials belong)."""
@@ -385,7 +328,7 @@ def config_credential_findings(config: Mapping[str, str], secret_keys: Iterable[
     for key in sorted(config):
         if key in secret:
             continue
-        for path, leaf in _leaves(key, _decode(config[key])):
+        for path, leaf in leaves(key, json_value(config[key])):
             kind = credential_kind(path, leaf)
             if kind:
                 findings.append(
@@ -393,26 +336,6 @@ def config_credential_findings(config: Mapping[str, str], secret_keys: Iterable[
                     "`pulumi config set --secret`) and rotate it, since it is now in the repository's history."
                 )
     return findings
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("{", "["):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
-def _leaves(path: str, value: Any) -> Iterator[tuple[str, Any]]:
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _leaves(f"{path}.{key}", item)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _leaves(f"{path}[{index}]", item)
-    else:
-        yield path, value
 
 
 def read_stack_config() -> tuple[dict[str, str], list[str]]:
