@@ -161,7 +161,7 @@ class SegmentedNetwork(pulumi.ComponentResource):
         self._network_acl(child, s3_cidrs)
         self.endpoint_security_group = self._endpoint_security_group(child)
         self.workload_security_group = self._workload_security_group(child, s3_prefix_list.id)
-        self.s3_endpoint_id = self._endpoints(child).id
+        self.s3_endpoint_id = self._endpoints(child, caller, partition).id
         self.dns_firewall_rule_group = self._dns_firewall(child)
 
         self.kms_key_arn = (
@@ -274,7 +274,7 @@ class SegmentedNetwork(pulumi.ComponentResource):
             opts=child,
         )
 
-    def _endpoints(self, child: pulumi.ResourceOptions) -> aws.ec2.VpcEndpoint:
+    def _endpoints(self, child: pulumi.ResourceOptions, caller, partition) -> aws.ec2.VpcEndpoint:
         args = self._args
         self.interface_endpoint_ids = {}
         for service in args.interface_services:
@@ -295,6 +295,9 @@ class SegmentedNetwork(pulumi.ComponentResource):
             service_name=service_name("s3", args.region),
             vpc_endpoint_type="Gateway",
             route_table_ids=[self.route_table.id],
+            # Without a policy a gateway endpoint admits every bucket of every account: an open path out of the zone.
+            policy=pulumi.Output.all(caller.account_id, partition.partition).apply(
+                lambda values: json.dumps(s3_endpoint_policy(values[0], values[1], args.region))),
             tags=self._named(f"{self._name}-s3"),
             opts=child,
         )
@@ -429,6 +432,30 @@ class SegmentedNetwork(pulumi.ComponentResource):
 
 def _nacl(rule_no: int, cidr: str, from_port: int, to_port: int) -> dict:
     return {"rule_no": rule_no, "protocol": "tcp", "action": "allow", "cidr_block": cidr, "from_port": from_port, "to_port": to_port}
+
+
+S3_ENDPOINT_ACTIONS = (
+    "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:ListBucket", "s3:GetBucketLocation",
+    "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+)
+"""What the zone's workloads do with S3: read weights and signatures, write evidence and findings."""
+
+
+def s3_endpoint_policy(account: str, partition: str, region: str) -> dict:
+    """The S3 gateway endpoint's policy: the zone account's own buckets, and the bucket ECR keeps image layers in.
+
+    Principal "*" is how endpoint policies are written (they bound what passes the endpoint; each caller's own IAM
+    policy still applies); the condition on the resource's account is what closes the path to other accounts'
+    buckets. ECR serves image layers from an AWS-owned bucket, so pulls need that one bucket, read-only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "ZoneAccountBucketsOnly", "Effect": "Allow", "Principal": "*", "Action": list(S3_ENDPOINT_ACTIONS),
+             "Resource": "*", "Condition": {"StringEquals": {"aws:ResourceAccount": account}}},
+            {"Sid": "EcrImageLayers", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+             "Resource": f"arn:{partition}:s3:::prod-{region}-starport-layer-bucket/*"},
+        ],
+    }
 
 
 def _log_key_policy(account: str, partition: str, region: str, zone: str) -> dict:

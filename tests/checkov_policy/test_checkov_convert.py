@@ -111,3 +111,12 @@ def test_aws_and_gcp_types_without_a_mapping_are_reported_not_dropped_silently()
 @pytest.mark.control("ST-07")
 def test_unknown_property_keeps_a_mechanical_name():
     assert convert_object({"someNewSetting": {"innerValue": 1}}, {}) == {"some_new_setting": {"innerValue": 1}}
+
+
+def test_every_duplicated_rule_named_in_the_curated_table_exists():
+    from modelfort_policy.checkov.curated import load_table
+    from modelfort_policy.rules import ALL_RULES
+
+    names = {rule.name for rule in ALL_RULES}
+    unknown = {check.check_id: check.duplicates for check in load_table().checks if check.duplicates and check.duplicates not in names}
+    assert not unknown, f"curated.yaml names rules the pack does not have: {unknown}"

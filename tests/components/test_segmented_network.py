@@ -104,6 +104,18 @@ def test_private_endpoints_for_exactly_the_required_services(production):
     assert gateway["properties"]["routeTableIds"] == [one(production, "-isolated-rt")["id"]]
 
 
+@pytest.mark.control("NB-03", "WP-02")
+def test_the_s3_gateway_endpoint_reaches_only_the_zone_accounts_buckets_and_ecr_layers(production):
+    (gateway,) = [e for e in of_type(production, ":VpcEndpoint") if e["properties"]["vpcEndpointType"] == "Gateway"]
+    statements = {s["Sid"]: s for s in json.loads(gateway["properties"]["policy"])["Statement"]}
+    assert set(statements) == {"ZoneAccountBucketsOnly", "EcrImageLayers"}
+    zone = statements["ZoneAccountBucketsOnly"]
+    assert list(zone["Condition"]["StringEquals"]) == ["aws:ResourceAccount"]
+    assert not [a for a in zone["Action"] if a.endswith("*") or a.startswith(("s3:Delete", "s3:PutBucket"))]
+    assert statements["EcrImageLayers"]["Action"] == "s3:GetObject"
+    assert statements["EcrImageLayers"]["Resource"] == "arn:aws:s3:::prod-us-east-1-starport-layer-bucket/*"
+
+
 @pytest.mark.control("NB-04")
 def test_dns_firewall_allows_service_names_blocks_the_rest_and_fails_closed(production):
     allowed = one(production, "-dns-allowed")["properties"]["domains"]

@@ -57,6 +57,7 @@ MUTATIONS = {
     "untainted-gpu-nodes": ("eks-node-group-hardened", "bare-gpu-nodes"),
     "imdsv1-template": ("launch-template-hardened", "legacy-template"),
     "unencrypted-log-group": ("log-group-encrypted-retained", "app-logs"),
+    "open-s3-endpoint": ("gateway-endpoint-policy-scoped", "side-door"),
     "unencrypted-detection-stream": ("kinesis-stream-encrypted", "caller-events"),
     "aws-managed-stream-key": ("kinesis-stream-encrypted", "caller-events-managed"),
     "unencrypted-state-table": ("dynamodb-table-encrypted", "caller-state"),

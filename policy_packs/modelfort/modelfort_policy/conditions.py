@@ -31,6 +31,8 @@ NARROWING_KEYS = (
     "aws:sourcevpce", "aws:sourcevpc", "aws:sourceaccount", "aws:sourcearn", "aws:sourceorgid", "aws:sourceorgpaths",
     "aws:userid", "aws:username", "aws:principalservicename", "kms:calleraccount",
 )
+# Keys that say whose resource a request may reach: what closes a VPC endpoint's path to other accounts' data.
+RESOURCE_NARROWING_KEYS = ("aws:resourceaccount", "s3:resourceaccount", "aws:resourceorgid", "aws:resourceorgpaths")
 POSITIVE_OPERATORS = frozenset({"stringequals", "stringequalsignorecase", "stringlike", "arnequals", "arnlike"})
 SET_PREFIXES = ("foranyvalue:", "forallvalues:")
 
@@ -89,6 +91,17 @@ def narrowing_conditions(condition: Any) -> list[str]:
 
 def narrows_principal(condition: Any) -> bool:
     return bool(narrowing_conditions(condition))
+
+
+def narrows_resource(condition: Any) -> bool:
+    """A positive, specific condition on whose resource is reached (aws:ResourceAccount, aws:ResourceOrgID, ...)."""
+    if not isinstance(condition, Mapping):
+        return False
+    return any(
+        isinstance(entries, Mapping) and _positive(str(operator))
+        and any(str(key).lower() in RESOURCE_NARROWING_KEYS and _specific(values) for key, values in entries.items())
+        for operator, entries in condition.items()
+    )
 
 
 def public_allows(statements: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

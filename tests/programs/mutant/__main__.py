@@ -140,6 +140,9 @@ elif mutation == "imdsv1-template":
     aws.ec2.LaunchTemplate("legacy-template", metadata_options={"http_tokens": "optional"})
 elif mutation == "unencrypted-log-group":
     aws.cloudwatch.LogGroup("app-logs", retention_in_days=365)
+elif mutation == "open-s3-endpoint":
+    aws.ec2.VpcEndpoint("side-door", vpc_id=network.vpc_id, service_name="com.amazonaws.us-east-1.s3",
+                        route_table_ids=[network.route_table_id])
 elif mutation == "unencrypted-detection-stream":
     aws.kinesis.Stream("caller-events", stream_mode_details={"stream_mode": "ON_DEMAND"})
 elif mutation == "aws-managed-stream-key":
