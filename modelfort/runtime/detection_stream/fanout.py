@@ -28,15 +28,7 @@ from typing import Any
 from modelfort.runtime.detectors.config import DetectorConfig
 from modelfort.runtime.detectors.engine import Detector
 from modelfort.runtime.telemetry import TelemetryError, parse_event_json
-from modelfort.runtime.telemetry_watch.handler import (
-    BatchReport,
-    Settings,
-    alert_message,
-    decode_subscription,
-    emf_record,
-    evidence_body,
-    evidence_key,
-)
+from modelfort.runtime.telemetry_watch.handler import BatchReport, Settings, decode_subscription, record_outcome
 
 STATELESS_DETECTORS = frozenset({"jailbreak", "rag_poisoning"})
 MAX_RECORDS_PER_PUT = 500  # Kinesis PutRecords limit
@@ -123,18 +115,7 @@ def handle(event: Mapping[str, Any], detector: Detector, settings: Settings, str
     report, records = judge(payload, detector)
     # Forward first: if the stream refuses, nothing below ran and the retry repeats the whole batch.
     forward(records, stream, kinesis)
-    moment = now()
-    body = evidence_body(report, settings.zone)
-    if body:
-        key = evidence_key(report, payload, f"{settings.evidence_prefix}/{EVIDENCE_STAGE}", moment)
-        s3.put_object(Bucket=settings.evidence_bucket, Key=key, Body=body, ContentType="application/x-ndjson")
-        report.evidence_key = f"s3://{settings.evidence_bucket}/{key}"
-    urgent = [f for f in report.findings if f.severity.rank >= settings.alert_min_severity.rank]
-    if urgent:
-        sns.publish(TopicArn=settings.alert_topic_arn, **alert_message(urgent, settings.zone, report.evidence_key))
-        report.alerted = len(urgent)
-    emit(json.dumps(emf_record(report, settings.zone, moment), separators=(",", ":")))
-    return report
+    return record_outcome(report, payload, settings, f"{settings.evidence_prefix}/{EVIDENCE_STAGE}", s3, sns, now(), emit)
 
 
 _DETECTOR: Detector | None = None

@@ -178,10 +178,15 @@ def handle(event: Mapping[str, Any], detector: Detector, settings: Settings, s3:
     if payload.get("messageType") == "CONTROL_MESSAGE":
         return BatchReport()  # CloudWatch's reachability probe carries no telemetry
     report = process_batch(payload, detector)
-    moment = now()
+    return record_outcome(report, payload, settings, settings.evidence_prefix, s3, sns, now(), emit)
+
+
+def record_outcome(report: BatchReport, payload: Mapping[str, Any], settings: Settings, evidence_prefix: str, s3: Any,
+                   sns: Any, moment: dt.datetime, emit: Callable[[str], None]) -> BatchReport:
+    """Keep a judged batch's findings as evidence, alert on-call on the urgent ones, and publish its metrics."""
     body = evidence_body(report, settings.zone)
     if body:
-        key = evidence_key(report, payload, settings.evidence_prefix, moment)
+        key = evidence_key(report, payload, evidence_prefix, moment)
         # Raises on failure: the invocation fails, is retried, and is finally dead-lettered — never dropped.
         s3.put_object(Bucket=settings.evidence_bucket, Key=key, Body=body, ContentType="application/x-ndjson")
         report.evidence_key = f"s3://{settings.evidence_bucket}/{key}"

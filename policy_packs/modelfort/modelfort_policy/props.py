@@ -20,6 +20,28 @@ def as_list(value: Any) -> list[Any]:
     return [value]
 
 
+def known_copy(value: Any) -> Any:
+    """A plain copy (dicts and lists) of an engine value with its unknowns left out: a real preview's computed values
+    are not in the program's text, and Terraform leaves them out of planned values too."""
+    if isinstance(value, Mapping):
+        result = {}
+        for key in value:
+            try:
+                result[str(key)] = known_copy(value[key])
+            except UnknownValueError:
+                continue
+        return result
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        items = []
+        for index in range(len(value)):
+            try:
+                items.append(known_copy(value[index]))
+            except UnknownValueError:
+                continue
+        return items
+    return value
+
+
 def as_mappings(value: Any) -> list[Mapping[str, Any]]:
     return [item for item in as_list(value) if isinstance(item, Mapping)]
 

@@ -10,7 +10,7 @@ own, so the one clear error is not drowned in a cascade.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pulumi_policy.proxy import UnknownValueError
@@ -18,6 +18,7 @@ from pulumi_policy.proxy import UnknownValueError
 from modelfort_policy.checkov import runner
 from modelfort_policy.checkov.convert import StackInput, convert
 from modelfort_policy.checkov.curated import CuratedCheck, load_table
+from modelfort_policy.props import known_copy
 from modelfort_policy.rule import Context, Finding, Rule, StackResource
 from modelfort_policy.tiers import STANDARD
 
@@ -27,35 +28,13 @@ AVAILABLE_POLICY = "modelfort-checkov-available"
 runner.start_import()
 
 
-def known(value: Any) -> Any:
-    """A plain copy of an engine value without its unknowns (a real preview's computed values): Terraform leaves them
-    out of planned values too, so a check sees them as not set yet rather than crashing on them."""
-    if isinstance(value, Mapping):
-        result = {}
-        for key in value:
-            try:
-                result[str(key)] = known(value[key])
-            except UnknownValueError:
-                continue
-        return result
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        items = []
-        for index in range(len(value)):
-            try:
-                items.append(known(value[index]))
-            except UnknownValueError:
-                continue
-        return items
-    return value
-
-
 def stack_inputs(resources: Sequence[StackResource]) -> list[StackInput]:
     return [
         StackInput(
             resource_type=r.resource_type,
             name=r.name,
             urn=r.urn,
-            props=known(r.props),
+            props=known_copy(r.props),
             property_dependencies={prop: [dep.urn for dep in deps] for prop, deps in (r.property_dependencies or {}).items()},
         )
         for r in resources

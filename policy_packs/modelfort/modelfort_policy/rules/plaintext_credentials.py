@@ -18,12 +18,13 @@ references are the remedy the message names.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from pulumi_policy.proxy import UnknownValueError
 
 from modelfort_policy.credentials import credential_kind, decoded_base64, json_value, leaves, text_credentials
+from modelfort_policy.props import known_copy
 from modelfort_policy.rule import Context, Resource, Rule
 from modelfort_policy.tiers import STANDARD
 
@@ -59,27 +60,6 @@ def _known(value: Any, *path: str) -> Any:
         return None
 
 
-def _plain(value: Any) -> Any:
-    """A plain copy with every computed (unknown) part left out."""
-    if isinstance(value, Mapping):
-        out = {}
-        for key in list(value.keys()):
-            try:
-                out[str(key)] = _plain(value[key])
-            except UnknownValueError:
-                continue
-        return out
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        out_list = []
-        for index in range(len(value)):
-            try:
-                out_list.append(_plain(value[index]))
-            except UnknownValueError:
-                continue
-        return out_list
-    return value
-
-
 # ---------------------------------------------------------------------------------------------------- readers
 def _named_values(pairs: Iterable[Any], name_key: str = "name", value_key: str = "value") -> Iterator[tuple[str, Any]]:
     for pair in pairs:
@@ -94,7 +74,7 @@ def _map_values(mapping: Any) -> Iterator[tuple[str, Any]]:
 
 def container_environment(resource: Resource) -> Iterator[tuple[str, str, Any]]:
     """(where, variable, value) for every literal environment variable of a container-running resource."""
-    props = _plain(resource.props)
+    props = known_copy(resource.props)
     kind = resource.resource_type
     if kind == ECS_TASK:
         for container in _as_dicts(json_value(props.get("containerDefinitions"))):
@@ -144,7 +124,7 @@ def _sibling_name(document: Any, path: str, root: str) -> str:
 
 def boot_scripts(resource: Resource) -> Iterator[tuple[str, str]]:
     """(where, text) for every boot script or metadata value of a machine or machine template."""
-    props = _plain(resource.props)
+    props = known_copy(resource.props)
     kind = resource.resource_type
     if kind in (EC2_INSTANCE, LAUNCH_CONFIGURATION):
         if isinstance(props.get("userData"), str):
@@ -179,7 +159,7 @@ def check_plaintext_credentials(resource: Resource, _ctx: Context) -> Iterable[s
         for found in text_credentials(text):
             yield f"'{resource.name}' {where} holds {found}; boot scripts are readable from the instance metadata and the API; {REMEDY}"
     if kind == CONFIG_MAP:
-        props = _plain(resource.props)
+        props = known_copy(resource.props)
         for field in ("data", "binaryData"):
             for key, value in _map_values(props.get(field)):
                 if not isinstance(value, str):
@@ -198,7 +178,7 @@ def check_plaintext_credentials(resource: Resource, _ctx: Context) -> Iterable[s
                 yield (f"SSM parameter '{resource.name}' is a {parameter_type or 'String'} holding {found}: make it a "
                        "SecureString under a customer-managed key, or better a RotatedSecret.")
     elif kind in (HELM_RELEASE, HELM_CHART_V4):
-        values = _plain(resource.props).get("values")
+        values = known_copy(resource.props).get("values")
         for path, value in leaves("values", values if isinstance(values, Mapping) else {}):
             found = credential_kind(path, value) or (next(iter(text_credentials(value)), None) if isinstance(value, str) else None)
             if found:
