@@ -17,6 +17,7 @@ SUBCOMMAND_MODULES = (
     "modelfort.gate.cli",
     "modelfort.runtime.weights.cli",
     "modelfort.runtime.detectors.cli",
+    "modelfort.runtime.guard.cli",
     "modelfort.controls.cli",
 )
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 _MARGIN = 48  # extra context redacted before trimming, so a secret cut by the window edge is still recognised
 
-_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+REDACTION_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S | re.I),
      "[PRIVATE_KEY]"),
     (re.compile(r"\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]{4,}", re.I), "[JWT]"),
@@ -67,7 +67,7 @@ def redact(text: str, canaries: Iterable[str] = ()) -> str:
     for canary in canaries:
         if canary:
             text = re.sub(re.escape(canary), "[CANARY]", text, flags=re.I)
-    for pattern, replacement in _RULES:
+    for pattern, replacement in REDACTION_RULES:
         text = pattern.sub(replacement, text)
     text = _CARD.sub(_mask_card, text)
     text = _HEXISH.sub(lambda m: f"[HEX:{len(m.group())}]", text)
