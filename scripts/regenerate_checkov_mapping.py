@@ -232,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     (args.output.parent / "titles.json").write_text(json.dumps(titles, indent=1) + "\n")
     for problem in problems:
         print(f"note: {problem}", file=sys.stderr)
-    print(f"wrote {args.output.relative_to(REPO)}: {len(types)} resource types ({len(problems)} notes)")
+    shown = args.output.resolve().relative_to(REPO) if args.output.resolve().is_relative_to(REPO) else args.output
+    print(f"wrote {shown}: {len(types)} resource types ({len(problems)} notes)")
     return 0
 
 

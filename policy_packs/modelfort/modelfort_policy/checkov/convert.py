@@ -41,6 +41,9 @@ class StackInput:
     props: Mapping[str, Any]
     property_dependencies: Mapping[str, Sequence[str]] = field(default_factory=dict)
     """Engine property name → URNs of the resources its value was computed from."""
+    unknown: tuple[str, ...] = ()
+    """Where the engine said a value is unknown until apply (`spec.template.spec.containers[0].image`); such values
+    are left out of `props`."""
 
 
 @dataclass
