@@ -4,7 +4,9 @@ between zones (transit-gateway peering, a transit gateway shared with another ac
 Each case is a small program a platform engineer could write with plain pulumi_aws or pulumi_gcp: the insecure version must be
 blocked with a mandatory violation on the resource it names, and its secure twin must pass. Some take an evasion
 route: the ranges split into halves, spread over entries, built inside `Output.apply`, passed as dicts instead of
-args classes, or registered under the engineer's own ComponentResource or a second provider.
+args classes, or registered under the engineer's own ComponentResource or a second provider. Managed prefix lists are
+read as the addresses they hold: declared in the program (inline entries or entry resources), or looked up and so
+unseen, which no ingress may use.
 """
 
 from __future__ import annotations
@@ -336,6 +338,101 @@ def gcp_egress_no_destination_dict_twin():
                          destination_ranges=["199.36.153.4/30"])
 
 
+def prefix_list_ingress_undeclared():
+    import pulumi_aws as aws
+
+    # A partner's prefix list, shared into the account: its entries live outside this program.
+    aws.ec2.SecurityGroup("partner-in-sg", vpc_id="vpc-0123456789abcdef0", ingress=[
+        aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=443, to_port=443, prefix_list_ids=["pl-0a1b2c3d4e5f67890"]),
+    ])
+
+
+def prefix_list_ingress_undeclared_twin():
+    import pulumi_aws as aws
+
+    aws.ec2.SecurityGroup("partner-in-sg", vpc_id="vpc-0123456789abcdef0", ingress=[
+        aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=443, to_port=443, security_groups=["sg-0aaaaaaaaaaaaaaa1"]),
+    ])
+
+
+def prefix_list_halves_in_apply():
+    import pulumi
+    import pulumi_aws as aws
+
+    ranges = pulumi.Output.from_input(["0.0.0.0/1", "128.0.0.0/1"]).apply(lambda rs: [{"cidr": r} for r in rs])
+    mirrors = aws.ec2.ManagedPrefixList("mirrors", name="package-mirrors", address_family="IPv4", max_entries=4, entries=ranges)
+    aws.ec2.SecurityGroup("mirrors-out-sg", vpc_id="vpc-0123456789abcdef0", egress=[
+        {"protocol": "tcp", "from_port": 443, "to_port": 443, "prefix_list_ids": [mirrors.id]},
+    ])
+
+
+def prefix_list_halves_in_apply_twin():
+    import pulumi
+    import pulumi_aws as aws
+
+    ranges = pulumi.Output.from_input(["0.0.0.0/1", "128.0.0.0/1"]).apply(lambda rs: [{"cidr": r} for r in rs])
+    aws.ec2.ManagedPrefixList("mirrors", name="package-mirrors", address_family="IPv4", max_entries=4, entries=ranges)
+    aws.ec2.SecurityGroup("mirrors-out-sg", vpc_id="vpc-0123456789abcdef0", egress=[
+        {"protocol": "tcp", "from_port": 443, "to_port": 443, "security_groups": ["sg-0aaaaaaaaaaaaaaa1"]},
+    ])
+
+
+def prefix_list_entries_in_component():
+    import pulumi
+    import pulumi_aws as aws
+
+    class OfficeAccess(pulumi.ComponentResource):
+        def __init__(self, name, cidrs):
+            super().__init__("acme:net:OfficeAccess", name)
+            child = pulumi.ResourceOptions(parent=self)
+            offices = aws.ec2.ManagedPrefixList(f"{name}-list", name=name, address_family="IPv4", max_entries=8, opts=child)
+            for index, cidr in enumerate(cidrs):
+                aws.ec2.ManagedPrefixListEntry(f"{name}-{index}", prefix_list_id=offices.id, cidr=cidr, opts=child)
+            aws.vpc.SecurityGroupIngressRule(f"{name}-in", security_group_id="sg-0123456789abcdef0", ip_protocol="tcp",
+                                             from_port=8080, to_port=8080, prefix_list_id=offices.id, opts=child)
+
+    # "Every office", written as four quarters of the address space.
+    OfficeAccess("offices", ["0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/2", "192.0.0.0/2"])
+
+
+def prefix_list_entries_in_component_twin():
+    import pulumi
+    import pulumi_aws as aws
+
+    class OfficeAccess(pulumi.ComponentResource):
+        def __init__(self, name):
+            super().__init__("acme:net:OfficeAccess", name)
+            aws.vpc.SecurityGroupIngressRule(f"{name}-in", security_group_id="sg-0123456789abcdef0", ip_protocol="tcp",
+                                             from_port=8080, to_port=8080,
+                                             referenced_security_group_id="sg-0aaaaaaaaaaaaaaa1",
+                                             opts=pulumi.ResourceOptions(parent=self))
+
+    OfficeAccess("offices")
+
+
+def prefix_list_lookup_second_region():
+    import pulumi
+    import pulumi_aws as aws
+
+    west = aws.Provider("west", region="us-west-2")
+    # Looked up, not declared: the gate cannot see who is in it (here, every CloudFront edge).
+    edges = aws.ec2.get_managed_prefix_list(name="com.amazonaws.global.cloudfront.origin-facing",
+                                            opts=pulumi.InvokeOptions(provider=west))
+    aws.ec2.SecurityGroupRule("edge-in", type="ingress", security_group_id="sg-0123456789abcdef0", protocol="tcp",
+                              from_port=443, to_port=443, prefix_list_ids=[edges.id],
+                              opts=pulumi.ResourceOptions(provider=west))
+
+
+def prefix_list_lookup_second_region_twin():
+    import pulumi
+    import pulumi_aws as aws
+
+    west = aws.Provider("west", region="us-west-2")
+    aws.ec2.SecurityGroupRule("edge-in", type="ingress", security_group_id="sg-0123456789abcdef0", protocol="tcp",
+                              from_port=443, to_port=443, source_security_group_id="sg-0aaaaaaaaaaaaaaa1",
+                              opts=pulumi.ResourceOptions(provider=west))
+
+
 CASES = {
     "split-egress": Case(split_egress, split_egress_twin, "split-sg", "sg-egress-open-internet"),
     "quarters-over-entries": Case(quarters_over_entries, quarters_over_entries_twin, "quarters-sg", "sg-egress-open-internet"),
@@ -354,6 +451,10 @@ CASES = {
     "gcp-ingress-no-source": Case(gcp_ingress_no_source, gcp_ingress_no_source_twin, "serve-in", "gcp-firewall-ingress-open", "gcp"),
     "gcp-ingress-split-dict-args": Case(gcp_ingress_split_dict_args, gcp_ingress_split_dict_args_twin, "admin-in", "gcp-firewall-ingress-open", "gcp"),
     "gcp-egress-split-in-apply": Case(gcp_egress_split_in_apply, gcp_egress_split_in_apply_twin, "fetch-out", "gcp-firewall-egress-open", "gcp"),
+    "prefix-list-ingress-undeclared": Case(prefix_list_ingress_undeclared, prefix_list_ingress_undeclared_twin, "partner-in-sg", "sg-prefix-list-closed"),
+    "prefix-list-halves-in-apply": Case(prefix_list_halves_in_apply, prefix_list_halves_in_apply_twin, "mirrors-out-sg", "sg-prefix-list-closed"),
+    "prefix-list-entries-in-component": Case(prefix_list_entries_in_component, prefix_list_entries_in_component_twin, "offices-in", "sg-prefix-list-closed"),
+    "prefix-list-lookup-second-region": Case(prefix_list_lookup_second_region, prefix_list_lookup_second_region_twin, "edge-in", "sg-prefix-list-closed"),
 }
 
 

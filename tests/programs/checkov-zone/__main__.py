@@ -45,7 +45,10 @@ aws.lb.Listener(
 aws.sagemaker.EndpointConfiguration(
     "llm-endpoint-config",
     production_variants=[{"model_name": "llm", "variant_name": "primary", "instance_type": "ml.g5.2xlarge", "initial_instance_count": 1}],
-    **({"kms_key_arn": KEY} if secure else {}),
+    **({"kms_key_arn": KEY, "data_capture_config": {
+        "enable_capture": True, "initial_sampling_percentage": 100, "kms_key_id": KEY,
+        "destination_s3_uri": "s3://acme-evidence-production/capture",
+        "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}]}} if secure else {}),
 )
 aws.iam.Policy(
     "operators",

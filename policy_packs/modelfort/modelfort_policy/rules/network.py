@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from modelfort_policy.addresses import open_families, parse_all
+from modelfort_policy.addresses import PrefixLists, known_items, open_families, parse_all
 
 from modelfort_policy.props import (
     as_int,
@@ -111,6 +111,22 @@ def _sg_entries(resource: Resource, direction: str) -> list[dict[str, list[Any]]
 SG_TYPES = frozenset({SECURITY_GROUP, DEFAULT_SECURITY_GROUP, SECURITY_GROUP_RULE, SG_EGRESS_RULE, SG_INGRESS_RULE})
 
 
+def _sg_prefix_refs(resource: Resource, direction: str) -> tuple[str, list[Any], list[Any]] | None:
+    """(property, prefix-list ids, the same rules' own CIDRs) a security-group resource uses in `direction`."""
+    props = resource.props
+    if resource.resource_type in (SECURITY_GROUP, DEFAULT_SECURITY_GROUP):
+        entries = as_mappings(props.get(direction))
+        ids = [i for entry in entries for i in known_items(entry, "prefixListIds")]
+        return direction, ids, [c for entry in _sg_entries(resource, direction) for c in entry["cidrs"]]
+    if resource.resource_type == SECURITY_GROUP_RULE:
+        if props.get("type") != direction:
+            return None
+        return "prefixListIds", known_items(props, "prefixListIds"), _sg_entries(resource, direction)[0]["cidrs"]
+    if resource.resource_type == (SG_EGRESS_RULE if direction == "egress" else SG_INGRESS_RULE):
+        return "prefixListId", known_items(props, "prefixListId"), _sg_entries(resource, direction)[0]["cidrs"]
+    return None
+
+
 def _open_set_findings(cidrs: list[Any], what: str) -> Iterator[str]:
     """One finding per address family the ranges, taken together, open to the whole internet (addresses.py)."""
     for family in open_families(cidrs):
@@ -159,25 +175,72 @@ def check_default_security_group_closed(resources: Sequence[StackResource], _ctx
 
 def check_sg_rule_outside_zone(resources: Sequence[StackResource], _ctx: Context) -> Iterable[Finding]:
     """A security-group rule may only name addresses inside the stack's own VPCs: anything else is a path out of,
-    or into, the zone (another zone, an office range, an internet host)."""
+    or into, the zone (another zone, an office range, an internet host). The entries of a prefix list the stack
+    declares count as the rule's own."""
     zone_cidrs = [cidr for vpc in _of_type(resources, VPC) if (cidr := parse_cidr(vpc.props.get("cidrBlock")))]
+    prefix_lists = PrefixLists(resources)
     for resource in resources:
         if resource.resource_type not in SG_TYPES:
             continue
         for direction in ("egress", "ingress"):
-            for entry in _sg_entries(resource, direction):
-                for text in entry["cidrs"]:
-                    cidr = parse_cidr(text)
-                    if cidr is None:
-                        yield Finding(f"'{resource.name}' has {direction} CIDR {text!r}, which is not a valid CIDR.", resource.urn)
-                    elif cidr.prefixlen == 0:
-                        continue  # reported by the open-internet rules, with their own severity
-                    elif not within_any(cidr, zone_cidrs):
-                        yield Finding(
-                            f"'{resource.name}' allows {direction} {'to' if direction == 'egress' else 'from'} {text}, "
-                            "outside the zone's VPC address space.",
-                            resource.urn,
-                        )
+            named = [(text, "") for entry in _sg_entries(resource, direction) for text in entry["cidrs"]]
+            refs = _sg_prefix_refs(resource, direction)
+            if refs is not None and refs[1]:
+                view = prefix_lists.view(resource, refs[0], refs[1])
+                named += [(text, f" (prefix list '{name}')") for name, text in view.entries]
+            for text, via in named:
+                cidr = parse_cidr(text)
+                if cidr is None:
+                    yield Finding(f"'{resource.name}' has {direction} CIDR {text!r}{via}, which is not a valid CIDR.", resource.urn)
+                elif cidr.prefixlen == 0:
+                    continue  # reported by the open-internet rules (and sg-prefix-list-closed), with their own severity
+                elif not within_any(cidr, zone_cidrs):
+                    yield Finding(
+                        f"'{resource.name}' allows {direction} {'to' if direction == 'egress' else 'from'} {text}{via}, "
+                        "outside the zone's VPC address space.",
+                        resource.urn,
+                    )
+
+
+def check_sg_prefix_lists(resources: Sequence[StackResource], _ctx: Context) -> Iterable[Finding]:
+    """Security-group rules that name managed prefix lists, judged on what the lists hold (addresses.PrefixLists).
+
+    A list the stack declares is resolved: its entries, with the rule's own ranges, must not cover the internet, and
+    an entry computed at deploy time cannot be seen. A list the stack does not declare cannot be seen at all: for
+    ingress into a model zone that is a violation (it could hold anyone). Egress to such a list is left to the
+    egress rules: the zone reaches S3 through AWS's own prefix list, which a program looks up, never declares.
+    """
+    prefix_lists = PrefixLists(resources)
+    for resource in resources:
+        if resource.resource_type not in SG_TYPES:
+            continue
+        for direction in ("ingress", "egress"):
+            refs = _sg_prefix_refs(resource, direction)
+            if refs is None or not refs[1]:
+                continue
+            prop, ids, own = refs
+            view = prefix_lists.view(resource, prop, ids)
+            for name in view.unreadable:
+                yield Finding(f"'{resource.name}' {direction} uses prefix list '{name}', whose entries are computed at "
+                              "deploy time: the gate cannot see what it admits; write its CIDRs from known values.",
+                              resource.urn)
+            if view.undeclared and direction == "ingress":
+                shown = ", ".join(sorted({str(i) for i in ids if isinstance(i, str)})) or "computed ids"
+                yield Finding(f"security group '{resource.name}' admits ingress from {view.undeclared} prefix list(s) "
+                              f"this stack does not declare ({shown}): the gate cannot see who is in them, so it cannot "
+                              "pass them. Declare the list in the zone's program (aws.ec2.ManagedPrefixList with its "
+                              "entries) or name the zone's own ranges.", resource.urn)
+            if not view.lists:
+                continue
+            already = open_families(own)  # the rule's own ranges alone: reported by the open-internet rules
+            for family in open_families(list(own) + view.cidrs):
+                if family in already:
+                    continue
+                lists = ", ".join(f"'{name}'" for name in view.lists)
+                reach = "admits any address" if direction == "ingress" else "lets workloads reach any address"
+                yield Finding(f"security group '{resource.name}' {reach}: {direction} through prefix list(s) {lists}, "
+                              f"whose entries (with the rule's own ranges) cover every public {family} address.",
+                              resource.urn)
 
 
 # ---------------------------------------------------------------------------------------------------- NB-03/04
@@ -362,6 +425,17 @@ RULES = (
         remediation="Reference security groups or the zone's CIDR; a red-team target range needs a waiver.",
         mandatory_from=STANDARD,
         stack_check=check_sg_rule_outside_zone,
+    ),
+    Rule(
+        name="sg-prefix-list-closed",
+        description="Security-group rules that use managed prefix lists are judged on the lists' entries: none covers "
+                    "the internet, and no ingress comes from a list the stack does not declare.",
+        severity="critical",
+        controls=("NB-02", "NB-05", "NB-09"),
+        remediation="Declare the prefix list in the zone's program with the zone's own CIDRs; never admit ingress "
+                    "from a list managed elsewhere.",
+        mandatory_from=STANDARD,
+        stack_check=check_sg_prefix_lists,
     ),
     Rule(
         name="interface-endpoint-private",
