@@ -21,22 +21,28 @@ SUBCOMMAND_MODULES = (
     "modelfort.controls.cli",
 )
 
+# Subcommands on a start path that cannot wait for every other subcommand's module to import: when one is the first
+# argument, only its module registers (the pod's init container runs `modelfort verify-weights` on every start).
+FAST_SUBCOMMANDS = {"verify-weights": "modelfort.runtime.weights.cli"}
+
 EXIT_USAGE = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(modules: Sequence[str] = SUBCOMMAND_MODULES) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="modelfort",
         description="Deploy AI models securely, and gate every change with the ModelFort policy pack.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in SUBCOMMAND_MODULES:
+    for module_name in modules:
         importlib.import_module(module_name).register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    fast = FAST_SUBCOMMANDS.get(argv[0]) if argv else None
+    parser = build_parser((fast,) if fast else SUBCOMMAND_MODULES)
     args = parser.parse_args(argv)
     if getattr(args, "handler", None) is None:
         parser.print_help(sys.stderr)

@@ -20,10 +20,14 @@ MAX_LISTED = 20
 
 @dataclass(frozen=True)
 class ModelTree:
-    """The regular files of a model directory (POSIX paths relative to it, sorted) and their total size."""
+    """The regular files of a model directory (POSIX paths relative to it, sorted) and their total size.
+
+    `sizes` are the files' sizes when walked, in the order of `files` (they only order the hashing work).
+    """
 
     files: tuple[str, ...]
     total_bytes: int
+    sizes: tuple[int, ...] = ()
 
 
 def scan_model_tree(model_dir: Path) -> ModelTree:
@@ -33,8 +37,7 @@ def scan_model_tree(model_dir: Path) -> ModelTree:
     a link wherever it points, including a link to a directory (which a plain `os.walk` would list but not enter).
     """
     _check_root(model_dir)
-    files: list[str] = []
-    total = 0
+    files: list[tuple[str, int]] = []
     symlinks: list[str] = []
     specials: list[str] = []
     pending = [(model_dir, "")]
@@ -47,15 +50,19 @@ def scan_model_tree(model_dir: Path) -> ModelTree:
             elif entry.is_dir(follow_symlinks=False):
                 pending.append((Path(entry.path), f"{relative}/"))
             elif entry.is_file(follow_symlinks=False):
-                files.append(relative)
-                total += entry.stat(follow_symlinks=False).st_size
+                files.append((relative, entry.stat(follow_symlinks=False).st_size))
             else:
                 specials.append(relative)
     if symlinks:
         raise _offenders(Reason.SYMLINK_PRESENT, "symbolic link(s) in the model directory", symlinks)
     if specials:
         raise _offenders(Reason.SPECIAL_FILE_PRESENT, "FIFO, socket or device file(s) in the model directory", specials)
-    return ModelTree(files=tuple(sorted(files)), total_bytes=total)
+    files.sort()
+    return ModelTree(
+        files=tuple(name for name, _ in files),
+        total_bytes=sum(size for _, size in files),
+        sizes=tuple(size for _, size in files),
+    )
 
 
 def _check_root(model_dir: Path) -> None:

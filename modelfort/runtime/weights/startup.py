@@ -6,6 +6,15 @@ than any valid one, and checked (signature valid, root digest pinned), so a roll
 weights are downloaded. A model in an object store is downloaded into an empty directory and verified there; if the
 run fails, that directory is emptied again, so nothing unverified is left for a model server to load.
 
+A local model starts hashing at once: one verifying thread imports the signature library and checks the signature
+while the hashing threads (stdlib only) read the tree, because the library's import alone costs as much as hashing
+a gigabyte. The verdict is still reached in the sequential order: a signature, key or pin failure is reported
+first (and the file count stays unlogged), then the tree's, then the digests'; hashing is stopped and waited for
+on every path, and nothing is reported verified before every comparison passed.
+
+This module and everything it imports at import time are stdlib or ours: the entry point must not pay for
+model_signing, cryptography, boto3 or google-cloud-storage before it starts hashing (they are imported where used).
+
 Logging contract: every run writes exactly one JSON object, on one line, to stdout, and nothing else to stdout.
 Stderr is used only for a traceback when an unexpected exception occurs (the run still fails closed) and for
 argparse usage errors. Fields: see `RunRecord`.
@@ -17,6 +26,7 @@ import datetime
 import json
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -27,15 +37,17 @@ from typing import Any, TextIO
 from modelfort.runtime.weights import object_paths, object_stores
 from modelfort.runtime.weights.aws_clients import ClientFactory
 from modelfort.runtime.weights.gcs_clients import GcsClientFactory
-from modelfort.runtime.weights.model_tree import scan_model_tree
+from modelfort.runtime.weights.model_tree import ModelTree, scan_model_tree
 from modelfort.runtime.weights.object_stores import Stores
 from modelfort.runtime.weights.reasons import Reason, WeightsError
+from modelfort.runtime.weights.tree_hashing import TreeHashing
 from modelfort.runtime.weights.verify import (
     MAX_PUBLIC_KEY_BYTES,
     MAX_SIGNATURE_BYTES,
     SignedManifest,
     authenticate_signature,
     parse_root_digest,
+    start_hashing,
     verify_model_tree,
 )
 
@@ -128,18 +140,91 @@ def _verify(request: VerifyRequest, stores: Stores, record: RunRecord) -> None:
     model_scheme = object_stores.scheme_of(request.model)
     _check_download_dir_use(request, model_scheme)
     with tempfile.TemporaryDirectory(prefix="modelfort-verify-") as scratch:
+        # Fetched on this thread, before any other starts: a store's client is imported here, never beside another
+        # thread's import.
         signature_path = _local_copy(request.signature, stores, Path(scratch, "model.sig"), MAX_SIGNATURE_BYTES)
         public_key_path = _local_copy(request.public_key, stores, Path(scratch, "trusted.pub"), MAX_PUBLIC_KEY_BYTES)
-        try:
-            signed = authenticate_signature(signature_path, public_key_path, pinned)
-        except WeightsError as error:
-            record.root_digest = error.context.get("signed_root_digest")
-            raise
+        if model_scheme is None:
+            _verify_local_model_overlapped(Path(request.model), signature_path, public_key_path, pinned, request, record)
+            return
+        signed = _authenticate(signature_path, public_key_path, pinned, record)
     _record_signed(record, signed)
-    if model_scheme is not None:
-        _verify_remote_model(request, stores.for_location(request.model), signed, record)
-    else:
-        _verify_local_model(Path(request.model), signed, request.max_workers, record)
+    _verify_remote_model(request, stores.for_location(request.model), signed, record)
+
+
+def _authenticate(signature_path: Path, public_key_path: Path, pinned: str, record: RunRecord) -> SignedManifest:
+    try:
+        return authenticate_signature(signature_path, public_key_path, pinned)
+    except WeightsError as error:
+        record.root_digest = error.context.get("signed_root_digest")
+        raise
+
+
+def _verify_local_model_overlapped(
+    model_dir: Path, signature_path: Path, public_key_path: Path, pinned: str, request: VerifyRequest, record: RunRecord
+) -> None:
+    """Check the signature on a verifying thread while this thread walks the tree and starts hashing it.
+
+    Only the verifying thread imports (model_signing, cryptography); this thread and the hashing threads use modules
+    already imported. The outcome is decided after the signature check has finished, in the sequential order.
+    """
+    check = _SignatureCheck(signature_path, public_key_path, pinned).start()
+    hashing: TreeHashing | None = None
+    try:
+        tree, tree_error = _scan(model_dir)
+        if tree is not None:
+            hashing = start_hashing(model_dir, tree, request.max_workers)
+        signed = check.result(record)  # a signature, key or pin failure wins, as when it ran first
+        _record_signed(record, signed)
+        record.model_dir = str(model_dir)
+        if tree_error is not None:
+            raise tree_error
+        record.files, record.bytes = len(tree.files), tree.total_bytes
+        verify_model_tree(model_dir, signed, max_workers=request.max_workers, tree=tree, hashing=hashing)
+    finally:
+        if hashing is not None:
+            hashing.stop()
+        check.join()
+
+
+def _scan(model_dir: Path) -> tuple[ModelTree | None, WeightsError | None]:
+    try:
+        return scan_model_tree(model_dir), None
+    except WeightsError as error:
+        return None, error
+
+
+class _SignatureCheck:
+    """`authenticate_signature` on its own thread; `result()` waits for it and returns or raises what it did."""
+
+    def __init__(self, signature_path: Path, public_key_path: Path, pinned: str) -> None:
+        self._arguments = (signature_path, public_key_path, pinned)
+        self._signed: SignedManifest | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="modelfort-verify-signature", daemon=True)
+
+    def start(self) -> _SignatureCheck:
+        self._thread.start()
+        return self
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def result(self, record: RunRecord) -> SignedManifest:
+        self._thread.join()
+        if self._error is not None:
+            if isinstance(self._error, WeightsError):
+                record.root_digest = self._error.context.get("signed_root_digest")
+            raise self._error
+        if self._signed is None:
+            raise RuntimeError("the signature check ended without a result")
+        return self._signed
+
+    def _run(self) -> None:
+        try:
+            self._signed = authenticate_signature(*self._arguments)
+        except BaseException as error:  # handed to the main thread, which reports it
+            self._error = error
 
 
 def _check_download_dir_use(request: VerifyRequest, model_scheme: str | None) -> None:

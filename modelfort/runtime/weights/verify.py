@@ -1,9 +1,15 @@
 """Authenticate a model signature, check its root digest against the pinned one, then check the model tree.
 
-The order is deliberate. Everything that needs only the signature and the key (parsing, key match, cryptographic
-check, hashing policy, pinned digest) comes first: it is cheap, and for a model in S3 it runs before gigabytes are
+The order of the verdicts is deliberate. Everything that needs only the signature and the key (parsing, key match,
+cryptographic check, hashing policy, pinned digest) is judged first: for a model in S3 it runs before gigabytes are
 downloaded. Then the tree is walked (links and special files refused), its file list compared with the signed one,
-and only then is every byte hashed.
+and only then are the file digests compared. For a local model the hashing itself starts at once, beside the
+signature check (`tree_hashing`, `startup`), but its digests are only read once the signature is authenticated and
+pinned, and a failure is reported exactly as if the steps had run one after the other.
+
+This module imports nothing heavy at import time: `cryptography` and `model_signing` are imported by the functions
+that check a signature, which `startup` runs on one verifying thread while the hashing threads use only hashlib and
+os (an import on a background thread holds the import lock; `verify-weights` must start hashing at once).
 
 A valid signature alone is not enough: it does not say *which* release should run, so an older, validly signed model
 would pass (rollback). The root digest pinned in the stack config (the release record) closes that gap.
@@ -22,17 +28,17 @@ import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
 
-from cryptography import exceptions as crypto_exceptions
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from model_signing._signing import sign_ec_key, sign_sigstore_pb
-
-from modelfort.runtime.weights.hashing_policy import STRICT_SERIALIZATION, hash_model_dir
+from modelfort.runtime.weights.hashing_policy import STRICT_SERIALIZATION, available_cpus
 from modelfort.runtime.weights.model_tree import MAX_LISTED, ModelTree, scan_model_tree
 from modelfort.runtime.weights.reasons import Reason, WeightsError
+from modelfort.runtime.weights.tree_hashing import TreeHashing
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from model_signing._signing import sign_sigstore_pb
 
 IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 IN_TOTO_STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -90,6 +96,10 @@ def parse_root_digest(text: str) -> str:
 
 def load_trusted_key(public_key_path: Path) -> TrustedKey:
     """Read a PEM public key and refuse anything model_signing's EC verifier would not accept."""
+    from cryptography import exceptions as crypto_exceptions
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         data = _read_bounded(public_key_path, MAX_PUBLIC_KEY_BYTES)
         public_key = serialization.load_pem_public_key(data)
@@ -107,12 +117,16 @@ def load_trusted_key(public_key_path: Path) -> TrustedKey:
 
 def trusted_key_from(public_key: ec.EllipticCurvePublicKey) -> TrustedKey:
     """Fingerprint a key exactly as model_signing does: SHA-256 of its re-encoded SubjectPublicKeyInfo PEM."""
+    from cryptography.hazmat.primitives import serialization
+
     pem = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     return TrustedKey(public_key=public_key, pem=pem, fingerprint=hashlib.sha256(pem).hexdigest())
 
 
 def read_signature(signature_path: Path) -> sign_sigstore_pb.Signature:
     """Parse a signature file with the library's reader, separating "cannot read" from "not a bundle"."""
+    from model_signing._signing import sign_sigstore_pb
+
     try:
         size = _regular_file_size(signature_path)
     except OSError as error:
@@ -167,17 +181,36 @@ def authenticate_signature(signature_path: Path, public_key_path: Path, pinned_r
     )
 
 
+def start_hashing(model_dir: Path, tree: ModelTree, max_workers: int | None = None) -> TreeHashing:
+    """Start hashing every file of the walked `tree` (`max_workers` threads, default `available_cpus()`)."""
+    workers = max_workers or available_cpus()
+    return TreeHashing(model_dir, tree.files, workers=workers, sizes=tree.sizes).start()
+
+
 def verify_model_tree(
-    model_dir: Path, signed: SignedManifest, *, max_workers: int | None = None, tree: ModelTree | None = None
+    model_dir: Path,
+    signed: SignedManifest,
+    *,
+    max_workers: int | None = None,
+    tree: ModelTree | None = None,
+    hashing: TreeHashing | None = None,
 ) -> VerifiedModel:
     """Check that `model_dir` holds exactly the signed files with exactly the signed content.
 
-    `tree` is the result of `scan_model_tree(model_dir)` when the caller already walked it (to log its size).
+    `tree` is the result of `scan_model_tree(model_dir)` when the caller already walked it (to log its size), and
+    `hashing` the hashing of that tree when the caller started it early (`start_hashing`); either way the digests are
+    read only here, after `signed` was authenticated. Hashing is stopped (and waited for) whatever the outcome.
     """
     tree = tree if tree is not None else scan_model_tree(model_dir)
-    _compare_file_sets(tree.files, signed.digests)
-    actual = hash_model_dir(model_dir, max_workers)
+    try:
+        _compare_file_sets(tree.files, signed.digests)
+        hashing = hashing if hashing is not None else start_hashing(model_dir, tree, max_workers)
+        actual = hashing.result()
+    finally:
+        if hashing is not None:
+            hashing.stop()
     _compare_digests(actual, signed)
+    _check_unchanged(model_dir, tree)
     return VerifiedModel(signed=signed, files=len(tree.files), total_bytes=tree.total_bytes)
 
 
@@ -226,6 +259,9 @@ def _check_key_hint(bundle: Any, key: TrustedKey) -> None:
 
 def _verify_with_library(signature: Any, public_key_path: Path) -> Any:
     """Run model_signing's EC-key verifier: the cryptographic check over the DSSE PAE, then payload parsing."""
+    from cryptography import exceptions as crypto_exceptions
+    from model_signing._signing import sign_ec_key
+
     try:
         return sign_ec_key.Verifier(public_key_path).verify(signature)
     except crypto_exceptions.InvalidSignature as error:
@@ -305,9 +341,8 @@ def _compare_file_sets(files: tuple[str, ...], signed: Mapping[str, str]) -> Non
         )
 
 
-def _compare_digests(actual: Any, signed: SignedManifest) -> None:
-    actual_digests = {rd.identifier: rd.digest for rd in actual.resource_descriptors()}
-    unexpected = sorted(set(actual_digests) - set(signed.digests))
+def _compare_digests(actual: Mapping[str, str], signed: SignedManifest) -> None:
+    unexpected = sorted(set(actual) - set(signed.digests))
     if unexpected:
         raise WeightsError(
             Reason.FILE_UNEXPECTED,
@@ -315,11 +350,7 @@ def _compare_digests(actual: Any, signed: SignedManifest) -> None:
             unexpected=unexpected[:MAX_LISTED],
         )
     modified = sorted(
-        path
-        for path, expected in signed.digests.items()
-        if path not in actual_digests
-        or actual_digests[path].algorithm != "sha256"
-        or actual_digests[path].digest_hex != expected
+        path for path, expected in signed.digests.items() if path not in actual or actual[path] != expected
     )
     if modified:
         raise WeightsError(
@@ -327,9 +358,41 @@ def _compare_digests(actual: Any, signed: SignedManifest) -> None:
             f"{len(modified)} file(s) differ from their signed SHA-256: {_listing(modified)}",
             modified=modified[:MAX_LISTED],
         )
-    if actual != signed.manifest:
+    if _library_manifest(signed.model_name, actual) != signed.manifest:
         # Unreachable unless the library's notion of equality drifts from ours; fail closed rather than trust it.
         raise WeightsError(Reason.FILE_MODIFIED, "model manifest differs from the signed manifest")
+
+
+def _library_manifest(model_name: str, digests: Mapping[str, str]) -> Any:
+    """Our digests as the library's `Manifest` (what its own file hashing returns), compared with its equality."""
+    # Already imported by the signature check, which ran before any digest is compared.
+    from model_signing import manifest
+    from model_signing._hashing.hashing import Digest
+
+    items = [
+        manifest.FileManifestItem(path=PurePosixPath(path), digest=Digest("sha256", bytes.fromhex(digest)))
+        for path, digest in digests.items()
+    ]
+    return manifest.Manifest(model_name, items, manifest._FileSerialization("sha256", allow_symlinks=False))
+
+
+def _check_unchanged(model_dir: Path, tree: ModelTree) -> None:
+    """Walk the tree again: a file added, removed or replaced by a link while hashing fails the run."""
+    try:
+        after = scan_model_tree(model_dir)
+    except WeightsError as error:
+        raise WeightsError(
+            Reason.MODEL_DIR_INVALID, f"model directory changed while hashing: {error.detail}", **error.context
+        ) from error
+    appeared = sorted(set(after.files) - set(tree.files))
+    if appeared:
+        raise WeightsError(
+            Reason.FILE_UNEXPECTED,
+            f"file(s) appeared while hashing: {_listing(appeared)}",
+            unexpected=appeared[:MAX_LISTED],
+        )
+    if after.files != tree.files:
+        raise WeightsError(Reason.MODEL_DIR_INVALID, "model directory changed while hashing: file(s) disappeared")
 
 
 def _unsupported(detail: str) -> WeightsError:
