@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 import uuid
+from urllib.parse import quote
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -43,12 +45,21 @@ from modelfort.runtime.guard.guardrails import Guardrail, Verdict, build_guardra
 from modelfort.runtime.guard.identity import Authenticator, Unauthenticated, build_authenticator
 from modelfort.runtime.guard.streaming import StreamOutcome, guarded_stream, sse_events
 from modelfort.runtime.guard.telemetry_out import TelemetryWriter, build_event
+from modelfort.runtime.guard.upstream import (
+    RequestDeadline,
+    UpstreamError,
+    UpstreamPool,
+    UpstreamResponse,
+    UpstreamTimeout,
+)
 
 INFERENCE_PATHS = {"/v1/chat/completions": c.CHAT, "/v1/completions": c.COMPLETIONS}
 GUARD_PATHS = ("/healthz", "/readyz", "/metrics")
 _UNGUARDED_BODY_CAP = 64 * 1024 * 1024  # memory bound (RC-11) when the RC-05 size control is switched off
 _EXTRACTION_TAIL = 256 * 1024  # streamed text the extraction detectors re-read per window
 _EXTRA_RESPONSE_CAP = 8 * 1024 * 1024
+_ANSWER_CAP = 64 * 1024 * 1024  # memory bound (RC-11) on one non-streaming answer of the model server
+_UPSTREAM_PATHS = {c.CHAT: "/v1/chat/completions", c.COMPLETIONS: "/v1/completions"}
 
 
 class Admission:
@@ -69,6 +80,10 @@ class Admission:
         return self._slots
 
     async def acquire(self, timeout_s: float) -> None:
+        if self.active < self.max_concurrent and not self.waiting and not self.slots.locked():
+            await self.slots.acquire()  # a free slot: returns at once, no timer needed
+            self.active += 1
+            return
         if self.active >= self.max_concurrent or self.waiting:
             if self.waiting >= self.queue_size:
                 self.rejected += 1
@@ -142,24 +157,31 @@ class Guard:
         self.outcomes: Counter[str] = Counter()
         self._transport = upstream_transport
         self.http: httpx.AsyncClient | None = None
+        """Unadmitted upstream calls (/readyz); admitted requests use `upstream`."""
+        # Admitted requests: one kept-alive connection each, leased per request (admission bounds how many exist).
+        self.upstream = UpstreamPool(config.upstream_url, config.limits.upstream_timeout_s)
+        self._tls = ssl.create_default_context()
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        limits = self.config.limits
-        self.http = httpx.AsyncClient(
-            base_url=self.config.upstream_url, transport=self._transport,
-            timeout=httpx.Timeout(limits.upstream_timeout_s),
+    def _client(self, connections: int) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.config.upstream_url, transport=self._transport, verify=self._tls,
+            timeout=httpx.Timeout(self.config.limits.upstream_timeout_s),
             # Idle upstream connections are dropped before the model server's own keep-alive (5 s in uvicorn-based
             # servers) can close one under a request being sent on it.
-            limits=httpx.Limits(max_connections=limits.max_concurrent, max_keepalive_connections=limits.max_concurrent,
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections,
                                 keepalive_expiry=2.0),
             trust_env=False)
+
+    @asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        self.http = self._client(2)
         try:
             yield
         finally:
             await self.http.aclose()
+            await self.upstream.aclose()
             await self.guardrail.aclose()
 
     def app(self) -> Starlette:
@@ -177,7 +199,8 @@ class Guard:
         return JSONResponse({"status": "ok"})
 
     async def readyz(self, request: Request) -> Response:
-        assert self.http is not None
+        if self.http is None:  # the main listener has not started yet
+            return JSONResponse({"status": "not ready", "detail": "guard starting"}, status_code=503)
         try:
             response = await self.http.get(self.config.upstream_health_path,
                                            timeout=min(self.config.limits.upstream_timeout_s, 5.0))
@@ -318,26 +341,25 @@ class Guard:
         record.verdict(await c.input_guardrail(config, self.guardrail, prompt))
         record.controls.update(prompt.changed)
 
-        assert self.http is not None
-        request = self.http.build_request("POST", "/v1/chat/completions" if kind == c.CHAT else "/v1/completions",
-                                          json=prompt.body, headers={"x-request-id": record.request_id})
+        payload = json.dumps(prompt.body, ensure_ascii=False, separators=(",", ":")).encode()
         try:
-            upstream = await self.http.send(request, stream=True)
-        except httpx.TimeoutException:
+            upstream = await self.upstream.request(
+                "POST", _UPSTREAM_PATHS[kind], payload,
+                (("content-type", "application/json"), ("x-request-id", record.request_id)))
+        except UpstreamTimeout:
             raise _upstream_timeout() from None
-        except httpx.HTTPError as exc:
-            raise c.Refusal(502, (), f"the model server is unreachable ({type(exc).__name__})", code="bad_gateway",
-                            type_="upstream_error", intervened=False) from None
+        except UpstreamError as exc:
+            raise c.Refusal(502, (), str(exc), code="bad_gateway", type_="upstream_error", intervened=False) from None
         try:
             if upstream.status_code != 200:
                 raise await _upstream_error(upstream)
             if prompt.stream:
                 return self._streaming_response(kind, upstream, prompt, record, deadline)
             try:
-                data = json.loads(await upstream.aread())
-            except httpx.TimeoutException:
+                data = json.loads(await upstream.read(_ANSWER_CAP))
+            except UpstreamTimeout:
                 raise _upstream_timeout() from None
-            except (json.JSONDecodeError, UnicodeDecodeError, httpx.HTTPError):
+            except (json.JSONDecodeError, UnicodeDecodeError, UpstreamError):
                 raise c.Refusal(502, (), "the model server's answer could not be read", code="bad_upstream",
                                 type_="upstream_error", intervened=False) from None
         except BaseException:
@@ -399,26 +421,27 @@ class Guard:
             record.input_tokens = usage["prompt_tokens"]  # the model server's count beats the estimate
         return data
 
-    def _streaming_response(self, kind: str, upstream: httpx.Response, prompt: c.Prompt, record: Record,
+    def _streaming_response(self, kind: str, upstream: UpstreamResponse, prompt: c.Prompt, record: Record,
                             deadline: float) -> Response:
         outcome = StreamOutcome()
         guard = self
 
         async def lines() -> AsyncIterator[str]:
-            iterator = upstream.aiter_lines().__aiter__()
+            # The request deadline bounds each read together with the upstream timeout (one timer per read).
+            upstream.deadline = asyncio.get_running_loop().time() + (deadline - time.perf_counter())
+            iterator = upstream.lines().__aiter__()
             while True:
                 try:
-                    with anyio.fail_after(max(deadline - time.perf_counter(), 0.0)):
-                        line = await iterator.__anext__()
+                    line = await iterator.__anext__()
                 except StopAsyncIteration:
                     return
-                except TimeoutError:
+                except RequestDeadline:
                     raise c.Refusal(504, ("RC-10",), "the request exceeded the guard's request timeout",
                                     code="request_timeout", type_="timeout_error", intervened=False) from None
-                except httpx.TimeoutException:
+                except UpstreamTimeout:
                     raise _upstream_timeout() from None
-                except httpx.HTTPError as exc:
-                    raise c.Refusal(502, (), f"the model server stream broke ({type(exc).__name__})",
+                except UpstreamError as exc:
+                    raise c.Refusal(502, (), f"the model server stream broke: {exc}",
                                     code="bad_gateway", type_="upstream_error", intervened=False) from None
                 yield line
 
@@ -443,6 +466,12 @@ class Guard:
 
         async def close() -> None:
             try:
+                if outcome.completed:  # only the stream's terminator is left: read it to keep the connection
+                    with anyio.move_on_after(0.1):
+                        try:
+                            await upstream.finish()
+                        except UpstreamError:
+                            pass
                 await upstream.aclose()
             finally:
                 record.output_text = outcome.text
@@ -463,22 +492,27 @@ class Guard:
 
     async def _proxy_extra(self, request: Request, body: bytes) -> Response:
         """An `allowedExtraPaths` entry, proxied as-is (authenticated and admitted, never an inference path)."""
-        assert self.http is not None
+        query = request.scope.get("query_string") or b""
+        target = quote(request.url.path, safe="/:@!$&'()*+,;=-._~%") + (f"?{query.decode('latin-1')}" if query else "")
         try:
-            response = await self.http.request(request.method, request.url.path, content=body or None,
-                                               params=request.query_params,
-                                               headers={"content-type": request.headers.get("content-type",
-                                                                                           "application/json")})
-        except httpx.TimeoutException:
+            response = await self.upstream.request(
+                request.method, target, body,
+                (("content-type", request.headers.get("content-type", "application/json")),))
+            try:
+                content = await response.read(_EXTRA_RESPONSE_CAP)
+            finally:
+                await response.aclose()
+        except UpstreamTimeout:
             raise _upstream_timeout() from None
-        except httpx.HTTPError as exc:
-            raise c.Refusal(502, (), f"the model server is unreachable ({type(exc).__name__})", code="bad_gateway",
-                            type_="upstream_error", intervened=False) from None
-        if len(response.content) > _EXTRA_RESPONSE_CAP:
-            raise c.Refusal(502, ("RC-11",), "the model server's answer is too large", code="bad_upstream",
-                            type_="upstream_error", intervened=False)
-        return Response(response.content, status_code=response.status_code,
-                        media_type=response.headers.get("content-type"))
+        except UpstreamError as exc:
+            if "too large" in str(exc):
+                raise c.Refusal(502, ("RC-11",), "the model server's answer is too large", code="bad_upstream",
+                                type_="upstream_error", intervened=False) from None
+            raise c.Refusal(502, (), str(exc), code="bad_gateway", type_="upstream_error", intervened=False) from None
+        except ValueError:
+            raise c.Refusal(400, (), "the request carries a header the guard cannot forward", code="invalid_header",
+                            intervened=False) from None
+        return Response(content, status_code=response.status_code, media_type=response.headers.get("content-type"))
 
 
 class _ClosingStreamingResponse(StreamingResponse):
@@ -501,9 +535,9 @@ def _upstream_timeout() -> c.Refusal:
                      code="upstream_timeout", type_="timeout_error", intervened=False)
 
 
-async def _upstream_error(upstream: httpx.Response) -> c.Refusal:
+async def _upstream_error(upstream: UpstreamResponse) -> c.Refusal:
     try:
-        raw = await upstream.aread()
+        raw = await upstream.read(_EXTRA_RESPONSE_CAP)
         detail = json.loads(raw).get("error", {}).get("message", "") if raw else ""
     except Exception:  # noqa: BLE001 - the detail is a courtesy; the status is what matters
         detail = ""
@@ -512,6 +546,13 @@ async def _upstream_error(upstream: httpx.Response) -> c.Refusal:
                          code="upstream_refused", intervened=False)
     return c.Refusal(502, (), f"the model server answered HTTP {upstream.status_code}", code="bad_gateway",
                      type_="upstream_error", intervened=False)
+
+
+def build_health_app(app: Starlette) -> Starlette:
+    """The health listener's app: the main app's /healthz and /readyz, and nothing else (no proxying, no telemetry)."""
+    guard = app.state.guard
+    return Starlette(routes=[Route("/healthz", guard.healthz, methods=["GET"]),
+                             Route("/readyz", guard.readyz, methods=["GET"])])
 
 
 def build_app(config: GuardConfig, **kwargs: Any) -> Starlette:

@@ -12,6 +12,8 @@ the verified peer certificate to the app. In `jwt` mode it serves plain HTTP beh
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import ssl
 import sys
 from collections.abc import Sequence
@@ -47,11 +49,58 @@ def handle(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         server = build_server(config)
+        health = build_health_server(config, server.config)
     except (OSError, ValueError) as exc:
         print(f"modelfort guard: cannot start: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    server.run()
+    if health is None:
+        server.run()
+    else:
+        asyncio.run(serve_with_health(server, health))
     return 0
+
+
+def build_health_server(config: Any, main_config: Any) -> Any:
+    """The plain-HTTP health listener on `listen.healthPort`, or None. It shares the main app's Guard, so /readyz
+    reports the same upstream check; it leaves signals to the main server and stops when that one stops."""
+    if config.health_port is None:
+        return None
+    import uvicorn
+
+    from modelfort.runtime.guard.app import build_health_app
+
+    main_config.load()  # builds the main app, whose Guard the health app reads
+    app = main_config.loaded_app
+    while not hasattr(app, "state") and hasattr(app, "app"):  # uvicorn wraps the app in its middleware
+        app = app.app
+
+    class HealthServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):  # the main server owns SIGTERM/SIGINT
+            yield
+
+    return HealthServer(uvicorn.Config(build_health_app(app), host=config.listen_host, port=config.health_port,
+                                       lifespan="off", access_log=False, log_level="warning", server_header=False,
+                                       http="h11"))
+
+
+async def serve_with_health(server: Any, health: Any) -> None:
+    health_task = asyncio.create_task(health.serve())
+    try:
+        await server.serve()
+    finally:
+        health.should_exit = True
+        await health_task
+
+
+def http_protocol() -> str:
+    """httptools (a C parser, pinned) for plain HTTP when it is installed, else h11. The mTLS listener always uses
+    h11: its protocol class (`identity.TlsPeerH11Protocol`) extends uvicorn's h11 implementation."""
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return "h11"
+    return "httptools"
 
 
 def uvicorn_config(config: Any, app: Any = None, **overrides: Any) -> Any:
@@ -69,7 +118,7 @@ def uvicorn_config(config: Any, app: Any = None, **overrides: Any) -> Any:
         "log_level": "warning", "timeout_keep_alive": 75, "server_header": False,
         # Connections beyond admission's capacity get uvicorn's own 503 before the app reads anything (RC-11).
         "limit_concurrency": limits.max_concurrent + limits.queue_size + 64,
-        "http": "h11",
+        "http": http_protocol(),
     }
     mtls = config.identity.mtls if config.identity.mode == "apigateway-mtls" else None
     if mtls is not None:

@@ -7,7 +7,8 @@ exits 2 before it listens, so a pod with a broken guard config never becomes rea
 Shape (keys not shown are refused; values shown are the defaults):
 
     {
-      "listen":   {"host": "0.0.0.0", "port": 8443},          # the pod's only exposed port
+      "listen":   {"host": "0.0.0.0", "port": 8443,           # the pod's only exposed port
+                   "healthPort": null},                        # plain-HTTP /healthz and /readyz only (kubelet probes)
       "upstream": {"url": "http://127.0.0.1:8000",            # REQUIRED; loopback only, explicit port, no path
                    "healthPath": "/health"},                   # probed by /readyz
       "model":    {"name": ..., "version": ..., "rootDigest": "sha256:<64 hex>",   # REQUIRED, from the release
@@ -17,7 +18,8 @@ Shape (keys not shown are refused; values shown are the defaults):
       "controls": {<control>: {"enabled": bool, ...limits}},   # see CONTROL_NAMES; omitted -> tier default
       "systemPrompt": {"text": "..."} | {"path": "/etc/modelfort/system-prompt.txt"} | null,
       "guardrail": {"provider": "bedrock" | "model-armor" | "none",   # REQUIRED
-                    "bedrock":    {"guardrailId", "guardrailVersion", "region", "endpointUrl"?},
+                    "bedrock":    {"guardrailId", "guardrailVersion", "region", "endpointUrl"?}
+                                  | {"file": PATH},            # a JSON file with those keys (computed at deploy)
                     "modelArmor": {"project", "location", "template", "endpointUrl"?},
                     "timeoutS": 2.0, "failOpen": false, "allowNoGuardrail": false},
       "identity": {"mode": "apigateway-mtls" | "jwt",                 # REQUIRED
@@ -190,6 +192,9 @@ class GuardConfig:
     limits: Limits
     stream_window_chars: int
     allowed_extra_paths: tuple[str, ...]
+    health_port: int | None = None
+    """A second, plain-HTTP listener serving /healthz and /readyz alone: the kubelet cannot present a client
+    certificate to the mTLS port. It never proxies, so exposing it would reveal readiness and nothing else."""
 
     def enabled(self, control: str) -> bool:
         return self.controls[control].enabled
@@ -321,7 +326,37 @@ def _system_prompt(r: _Reader, data: Mapping[str, Any], base: Path) -> str | Non
     return text
 
 
-def _guardrail(r: _Reader, data: Mapping[str, Any], tier: str) -> GuardrailSettings | None:
+BEDROCK_KEYS = ("guardrailId", "guardrailVersion", "region", "endpointUrl")
+
+
+def _bedrock_section(r: _Reader, guardrail: Mapping[str, Any], base: Path) -> dict:
+    """`guardrail.bedrock` inline, or `{"file": PATH}` naming a JSON file with the same keys.
+
+    The file form exists for deployments: the guardrail's id and version are only known once Bedrock has created
+    them, so `ModelServing` renders them into a file of their own, and the main config (what the policy pack reads:
+    tier, provider, failOpen, upstream) stays fully known at preview."""
+    p = "guardrail.bedrock"
+    section = r.section(guardrail, p, (*BEDROCK_KEYS, "file"), required=True)
+    if "file" not in section:
+        return section
+    path = r.value(section, p, "file", str, required=True)
+    if set(section) != {"file"}:
+        r.bad(p, "give either file or the inline keys, not both")
+        return {}
+    if path is None:
+        return {}
+    try:
+        loaded = json.loads((base / path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        r.bad(f"{p}.file", f"cannot read {base / path}: {exc.strerror or exc}")
+        return {}
+    except json.JSONDecodeError as exc:
+        r.bad(f"{p}.file", f"{base / path} is not valid JSON: {exc}")
+        return {}
+    return r.section({"bedrock": loaded}, p, BEDROCK_KEYS, required=True)
+
+
+def _guardrail(r: _Reader, data: Mapping[str, Any], tier: str, base: Path) -> GuardrailSettings | None:
     key = "guardrail"
     section = r.section(data, key, ("provider", "bedrock", "modelArmor", "timeoutS", "failOpen",
                                     "allowNoGuardrail"), required=True)
@@ -335,8 +370,7 @@ def _guardrail(r: _Reader, data: Mapping[str, Any], tier: str) -> GuardrailSetti
         r.bad("guardrail.provider", f"'none' is refused at tier {tier} unless guardrail.allowNoGuardrail is true")
     bedrock = model_armor = None
     if provider == "bedrock":
-        b = r.section(section, "guardrail.bedrock", ("guardrailId", "guardrailVersion", "region", "endpointUrl"),
-                      required=True)
+        b = _bedrock_section(r, section, base)
         p = "guardrail.bedrock"
         version = r.value(b, p, "guardrailVersion", str, required=True)
         # A pinned numeric version, never DRAFT: DRAFT changes under the guard without a release.
@@ -408,11 +442,14 @@ def parse_config(data: Any, base: Path = Path(".")) -> GuardConfig:
         r.bad(extra, f"unknown key; allowed: {', '.join(top)}")
     tier = r.choice(data, "", "tier", TIERS) or "critical"  # an invalid tier is reported; check the rest strictly
 
-    listen = r.section(data, "listen", ("host", "port"))
+    listen = r.section(data, "listen", ("host", "port", "healthPort"))
     host = r.value(listen, "listen", "host", str, "0.0.0.0")
     port = r.value(listen, "listen", "port", int, 8443)
     if not 1 <= port <= 65535:
         r.bad("listen.port", f"must be 1..65535, got {port}")
+    health_port = r.value(listen, "listen", "healthPort", int)
+    if health_port is not None and (not 1 <= health_port <= 65535 or health_port == port):
+        r.bad("listen.healthPort", f"must be 1..65535 and differ from listen.port, got {health_port}")
 
     upstream = r.section(data, "upstream", ("url", "healthPath"), required=True)
     url = r.value(upstream, "upstream", "url", str, required=True)
@@ -432,7 +469,7 @@ def parse_config(data: Any, base: Path = Path(".")) -> GuardConfig:
 
     controls = _controls(r, data, tier)
     system_prompt = _system_prompt(r, data, base)
-    guardrail = _guardrail(r, data, tier)
+    guardrail = _guardrail(r, data, tier, base)
     identity = _identity(r, data, base)
 
     lim = r.section(data, "limits", ("maxRequestBytes", "requestTimeoutS", "upstreamTimeoutS", "maxConcurrent",
@@ -460,7 +497,7 @@ def parse_config(data: Any, base: Path = Path(".")) -> GuardConfig:
     if guardrail is None or identity is None:  # unreachable: a None here was reported as a problem above
         raise GuardConfigError([("guardrail" if guardrail is None else "identity", "is invalid")])
     return GuardConfig(host, port, url.rstrip("/"), health_path, model, tier, controls, system_prompt, guardrail,
-                       identity, limits, window, tuple(extra_paths))
+                       identity, limits, window, tuple(extra_paths), health_port)
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> GuardConfig:

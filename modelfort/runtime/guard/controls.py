@@ -22,6 +22,7 @@ token-id prompts.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -394,15 +395,48 @@ _CREDENTIAL_LABELS = ("[PRIVATE_KEY]", "[JWT]", "[AWS_KEY_ID]", "[API_KEY]")
 _CREDENTIAL_RULES = tuple((p, r) for p, r in _REDACT_RULES if r in _CREDENTIAL_LABELS)
 
 
+# Each rule runs only where the text holds a substring that every match of it must contain (most answers hold
+# none, and the case-insensitive scans are most of the redaction's cost). The screen is a necessary condition, never
+# a heuristic: it reads the text folded the way `re.IGNORECASE` folds it, including the four non-ASCII letters that
+# match ASCII ones (U+0130 and U+0131 match "i", U+017F "s", U+212A "k"). tests/runtime/guard pins that equivalence.
+_CREDENTIAL_SCREENS: dict[str, tuple[str, ...]] = {
+    "-----BEGIN": ("-----begin",),
+    r"\beyJ": ("eyj",),
+    r"\b(?:AKIA": ("akia", "asia", "agpa", "aida", "aroa", "anpa", "anva", "aipa"),
+    r"\b(?:sk|pk|rk)": ("sk-", "sk_", "pk-", "pk_", "rk-", "rk_"),
+    r"\b(?:ghp": ("gh", "xox", "glpat", "aiza"),
+}
+_RE_I_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
+def _screen(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
+    for prefix, needles in _CREDENTIAL_SCREENS.items():
+        if pattern.pattern.startswith(prefix):
+            return needles
+    return None  # a rule without a screen always runs
+
+
+_SCREENED_RULES = tuple((p, r, _screen(p)) for p, r in _CREDENTIAL_RULES)
+
+
+@functools.lru_cache(maxsize=8)
+def _canary_pattern(canaries: tuple[str, ...]) -> re.Pattern[str] | None:
+    ordered = sorted({c for c in canaries if c}, key=len, reverse=True)
+    return re.compile("|".join(re.escape(c) for c in ordered), re.I) if ordered else None
+
+
 def redact_output(config: GuardConfig, text: str, canaries: Sequence[str] = ()) -> tuple[str, bool]:
     """Post-processing redaction (RC-01, GR-09): credentials and canaries masked. Returns (text, changed)."""
     if not config.enabled("redaction") or not text:
         return text, False
     original = text
-    for canary in canaries:
-        text = re.sub(re.escape(canary), "[CANARY]", text, flags=re.I)
-    for pattern, replacement in _CREDENTIAL_RULES:
-        text = pattern.sub(replacement, text)
+    canary = _canary_pattern(tuple(canaries))
+    if canary is not None:
+        text = canary.sub("[CANARY]", text)
+    folded = text.translate(_RE_I_FOLD).lower()
+    for pattern, replacement, needles in _SCREENED_RULES:
+        if needles is None or any(n in folded for n in needles):
+            text = pattern.sub(replacement, text)
     return text, text != original
 
 

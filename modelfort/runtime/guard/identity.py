@@ -49,7 +49,11 @@ class JwtAuthenticator:
         self._keyset: jwt.PyJWKSet | None = None
         self._client = jwk_client
         if settings.jwks_file:
-            self._keyset = jwt.PyJWKSet.from_dict(json.loads(Path(settings.jwks_file).read_text(encoding="utf-8")))
+            try:
+                self._keyset = jwt.PyJWKSet.from_dict(json.loads(Path(settings.jwks_file).read_text(encoding="utf-8")))
+            except (OSError, json.JSONDecodeError, jwt.PyJWTError) as exc:
+                # A startup error naming the key, never a traceback: the pod stays unready with a reason.
+                raise ValueError(f"identity.jwt.jwksFile: {settings.jwks_file} is not a usable JWK set ({exc})") from exc
         elif self._client is None and settings.jwks_url:
             self._client = jwt.PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=300, timeout=5)
 

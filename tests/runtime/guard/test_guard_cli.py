@@ -90,3 +90,54 @@ def test_process_serves_and_writes_telemetry_to_stdout(upstream, tmp_path):
     assert [e["caller"] for e in events] == ["svc-a", "unauthenticated"]
     assert events[0]["model"] == "support-llm" and events[0]["root_digest"] == "sha256:" + "ab" * 32
     assert token not in stdout and token not in stderr
+
+
+def test_health_listener_answers_probes_and_never_proxies(upstream, tmp_path):
+    # The kubelet probes a plain-HTTP port: it cannot present the gateway's client certificate to the main one.
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()))
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [{**jwk, "kid": "k1"}]}), encoding="utf-8")
+    port, health_port = _free_port(), _free_port()
+    data = config_dict(upstream.url, tmp_path, listen={"host": "127.0.0.1", "port": port, "healthPort": health_port})
+    data["identity"]["jwt"]["jwksFile"] = "jwks.json"
+    path = tmp_path / "guard.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    process = subprocess.Popen([sys.executable, "-m", "modelfort.cli", "guard", "--config", str(path)], cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        health = f"http://127.0.0.1:{health_port}"
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            try:
+                if httpx.get(health + "/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "guard health listener did not become ready"
+            time.sleep(0.05)
+        live = httpx.get(health + "/healthz")
+        proxied = httpx.post(health + "/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]})
+        main = httpx.get(f"http://127.0.0.1:{port}/healthz")
+        upstream.healthy = False
+        server_down = httpx.get(health + "/readyz")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stdout, _stderr = process.communicate(timeout=START_TIMEOUT_S)
+    assert live.status_code == 200 and main.status_code == 200
+    assert proxied.status_code == 404  # no route: the health listener never reaches the model
+    assert upstream.received == []
+    assert server_down.status_code == 503  # the model server is down: the pod is not ready
+    assert stdout == ""  # probes produce no telemetry
+    # Both listeners stopped on SIGTERM (uvicorn re-raises the signal after its graceful shutdown).
+    assert process.returncode in (0, -signal.SIGTERM)
+
+
+def test_an_unusable_jwks_file_exits_2_naming_the_key(tmp_path):
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": []}), encoding="utf-8")
+    data = config_dict("http://127.0.0.1:8000", tmp_path)
+    data["identity"]["jwt"]["jwksFile"] = "jwks.json"
+    path = tmp_path / "guard.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    result = _run(["-m", "modelfort.runtime.guard", "--config", str(path)])
+    assert result.returncode == 2
+    assert "identity.jwt.jwksFile" in result.stderr and "Traceback" not in result.stderr
