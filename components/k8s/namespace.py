@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.k8s.guard import GUARD_PORT
 from components.k8s.isolation import (
     COMPONENT_LABEL,
     GKE_METADATA_SERVER,
@@ -47,8 +48,9 @@ class IngressSource:
     """The calling namespace, by name (matched on the API server's own `kubernetes.io/metadata.name` label)."""
     pod_labels: Mapping[str, str] = field(default_factory=dict)
     """Only pods with these labels in that namespace. Defaults to every pod of the namespace."""
-    port: int = SERVING_PORT
-    """The model servers' port. Defaults to 8000 (ModelServing's)."""
+    port: int = GUARD_PORT
+    """The port admitted: the inference guard's, the model pods' only exposed port. Defaults to 8443 (ModelServing's
+    guard; its model server listens on the pod's loopback and is never admitted)."""
 
     def __post_init__(self) -> None:
         check_dns_label(self.namespace, "IngressSource.namespace")
@@ -95,7 +97,7 @@ class HardenedNamespaceArgs:
     """Who may reach the model servers (pods labelled app.kubernetes.io/component=model-server). Defaults to nobody."""
     load_balancer_cidrs: Sequence[str] = ()
     """Subnets of an internal load balancer that sends traffic straight to model-server pod IPs (the zone's private
-    API path), admitted on the serving port only. Defaults to none. /0-like and link-local ranges are refused."""
+    API path), admitted on the guard's port (8443) only. Defaults to none. /0-like and link-local ranges are refused."""
     https_egress_cidrs: Sequence[str] = ()
     """Where pods may open HTTPS connections: the zone's VPC CIDR (interface endpoints, STS, the API server) and the
     S3 gateway prefix-list CIDRs. Defaults to none. /0-like ranges and link-local (instance metadata) are refused."""
@@ -179,7 +181,7 @@ class HardenedNamespace(pulumi.ComponentResource):
                     "pod_selector": {"match_labels": {COMPONENT_LABEL: MODEL_SERVER_COMPONENT}},
                     "policy_types": ["Ingress"],
                     "ingress": [{"from": [{"ip_block": {"cidr": cidr}} for cidr in args.load_balancer_cidrs],
-                                 "ports": [{"protocol": "TCP", "port": SERVING_PORT}]}],
+                                 "ports": [{"protocol": "TCP", "port": GUARD_PORT}]}],
                 },
                 opts=child,
             )

@@ -8,10 +8,13 @@ and Cloud Storage through Workload Identity on GKE, see `EksPlatform` and `GkePl
 never environment variables), ST-05 (images pinned by digest), RC-09/RC-10/RC-11 (token and timeout limits passed to
 the server; requests and limits on every container), DP-10 (PodDisruptionBudget, RollingUpdate maxUnavailable 0),
 DP-11 (a canary Deployment behind the same Service), DP-12 (rollback: drop the canary, see docs/kubernetes.md).
+RC-01..RC-11, GR-09, WP-04, WP-07, OB-01 (every request and response passes the inference guard, `components.k8s.guard`:
+the server listens on 127.0.0.1 and the pod exposes the guard's port alone).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -21,6 +24,22 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import CanaryRelease, ModelRelease
+from components.k8s.guard import (
+    BEDROCK_FILE,
+    GATEWAY_CA_DIR,
+    GATEWAY_CA_FILE,
+    GUARD_CONFIG_DIR,
+    GUARD_CONFIG_FILE,
+    GUARD_CONTAINER,
+    GUARD_HEALTH_PORT,
+    GUARD_PORT,
+    GUARD_TLS_DIR,
+    BedrockGuardrail,
+    GatewayMtls,
+    GuardSettings,
+    render_bedrock,
+    render_config,
+)
 from components.k8s.isolation import (
     COMPONENT_LABEL,
     GPU_RESOURCE,
@@ -165,6 +184,9 @@ class ModelServingArgs:
     platform: ServingPlatform
     """Where the pods run and how the verifier reads the store: EksPlatform (S3 through IRSA) or GkePlatform (Cloud
     Storage through Workload Identity). Every URI must use the platform's scheme."""
+    guard: GuardSettings
+    """The inference guard in front of the server: tier, cloud guardrail, caller identity, prompt limits. Its config
+    is rendered from these and the release (model, version, root digest, max tokens, timeout)."""
     canary_weights_uri: pulumi.Input[str] | None = None
     """The canary release's weights prefix; required when the release has a canary."""
     canary_signature_uri: pulumi.Input[str] | None = None
@@ -181,7 +203,9 @@ class ModelServingArgs:
     """Extra arguments for the server (its own flags for token and timeout limits, the model path). No secrets here:
     arguments are visible to anyone who can read the pod."""
     port: int = SERVING_PORT
-    """The server's HTTP port. Defaults to 8000."""
+    """The server's HTTP port on 127.0.0.1, inside the pod only (the guard's port is the pod's only exposed one).
+    Pass the server its flag to bind there (vLLM `--host 127.0.0.1 --port 8000`); MODELFORT_HOST and MODELFORT_PORT
+    carry both. Defaults to 8000."""
     health_path: str = "/health"
     """Liveness, readiness and startup probe path. Defaults to /health."""
     startup_timeout_seconds: int = 1800
@@ -236,6 +260,14 @@ class ModelServingArgs:
                 )
         if release.gpus > 0 and isinstance(self.platform, EksPlatform) and not self.runtime_class_name:
             raise ValueError("ModelServingArgs.runtime_class_name: on EKS a release with GPUs needs GpuRuntime's RuntimeClass")
+        if not isinstance(self.guard, GuardSettings):
+            raise ValueError("ModelServingArgs.guard: give a components.k8s.guard.GuardSettings")
+        if isinstance(self.guard.identity, GatewayMtls) and not isinstance(self.platform, EksPlatform):
+            raise ValueError("ModelServingArgs.guard.identity: GatewayMtls (API Gateway) is for EKS; use JwtIdentity on GKE")
+        if isinstance(self.guard.guardrail, BedrockGuardrail) and not isinstance(self.platform, EksPlatform):
+            raise ValueError("ModelServingArgs.guard.guardrail: Bedrock is for EKS; use ModelArmorGuardrail on GKE")
+        if self.port in (GUARD_PORT, GUARD_HEALTH_PORT):
+            raise ValueError(f"ModelServingArgs.port: {self.port} is the guard's; pick another port for the server")
         if isinstance(self.port, bool) or not 1024 <= self.port <= 65535:
             # Below 1024 a non-root server would need NET_BIND_SERVICE.
             raise ValueError(f"ModelServingArgs.port: {self.port!r} must be 1024-65535 (the server runs without capabilities)")
@@ -306,8 +338,9 @@ class _Track:
 
 
 class ModelServing(pulumi.ComponentResource):
-    CONTROLS = ("RI-02", "RI-03", "RI-04", "RI-05", "RI-06", "RI-08", "RI-09", "WP-02", "WP-05", "ST-01", "ST-05", "SC-02",
-                "RC-09", "RC-10", "RC-11", "OB-04", "DP-10", "DP-11", "DP-12")
+    CONTROLS = ("RI-02", "RI-03", "RI-04", "RI-05", "RI-06", "RI-08", "RI-09", "WP-02", "WP-04", "WP-05", "WP-07", "ST-01",
+                "ST-05", "SC-02", "GR-09", "RC-01", "RC-02", "RC-03", "RC-04", "RC-05", "RC-06", "RC-07", "RC-08", "RC-09",
+                "RC-10", "RC-11", "OB-01", "OB-04", "DP-10", "DP-11", "DP-12")
     service_name: pulumi.Output[str]
     """The ClusterIP Service in front of both tracks."""
     service_account_name: pulumi.Output[str]
@@ -341,13 +374,15 @@ class ModelServing(pulumi.ComponentResource):
                 _Track(STABLE, release.version, release.image, release.root_digest, stable_replicas, args.weights_uri, args.signature_uri),
                 self._canary_track(release.canary, canary_replicas),
             ]
+        gateway_ca = self._gateway_ca(name, child)
         self.deployment_names = []
         for track in tracks:
             suffix = "" if track.track == STABLE else f"-{CANARY}"
+            guard_config = self._guard_config(f"{name}{suffix}", f"{model}{suffix}-guard", track, child)
             deployment = k8s.apps.v1.Deployment(
                 f"{name}{suffix}",
                 metadata={"name": f"{model}{suffix}", "namespace": args.namespace, "labels": self._track_labels(track)},
-                spec=self._deployment_spec(track, account.metadata.name),
+                spec=self._deployment_spec(track, account.metadata.name, guard_config, gateway_ca),
                 opts=child,
             )
             self.deployment_names.append(deployment.metadata.name)
@@ -361,7 +396,8 @@ class ModelServing(pulumi.ComponentResource):
                 "type": "ClusterIP",
                 # Both tracks: the canary's share of traffic is its share of ready pods.
                 "selector": {MODEL_LABEL: model, COMPONENT_LABEL: MODEL_SERVER_COMPONENT},
-                "ports": [{"name": "http", "port": args.port, "target_port": "http", "protocol": "TCP"}],
+                # The guard's port only: the server is on the pod's loopback.
+                "ports": [{"name": "guard", "port": GUARD_PORT, "target_port": "guard", "protocol": "TCP"}],
             },
             opts=child,
         )
@@ -390,7 +426,8 @@ class ModelServing(pulumi.ComponentResource):
     def _track_labels(self, track: _Track) -> dict[str, str]:
         return {**self._labels, "app.kubernetes.io/version": track.version, TRACK_LABEL: track.track}
 
-    def _deployment_spec(self, track: _Track, service_account: pulumi.Input[str]) -> dict:
+    def _deployment_spec(self, track: _Track, service_account: pulumi.Input[str], guard_config: pulumi.Output[str],
+                         gateway_ca: pulumi.Output[str] | None) -> dict:
         args = self._args
         selector = {MODEL_LABEL: args.release.name, TRACK_LABEL: track.track}
         return {
@@ -409,7 +446,7 @@ class ModelServing(pulumi.ComponentResource):
                     "labels": {**self._track_labels(track), COMPONENT_LABEL: MODEL_SERVER_COMPONENT},
                     **self._pod_annotations(),
                 },
-                "spec": self._pod_spec(track, service_account),
+                "spec": self._pod_spec(track, service_account, guard_config, gateway_ca),
             },
         }
 
@@ -420,7 +457,8 @@ class ModelServing(pulumi.ComponentResource):
             return {"annotations": {"eks.amazonaws.com/skip-containers": SERVER_CONTAINER}}
         return {}
 
-    def _pod_spec(self, track: _Track, service_account: pulumi.Input[str]) -> dict:
+    def _pod_spec(self, track: _Track, service_account: pulumi.Input[str], guard_config: pulumi.Output[str],
+                  gateway_ca: pulumi.Output[str] | None) -> dict:
         args = self._args
         release = args.release
         spec: dict = {
@@ -434,8 +472,8 @@ class ModelServing(pulumi.ComponentResource):
             "share_process_namespace": False,
             "security_context": self._pod_security_context(),
             "init_containers": [self._verifier(track)],
-            "containers": [self._server(track)],
-            "volumes": self._volumes(),
+            "containers": [self._server(track), self._guard(track)],
+            "volumes": self._volumes(guard_config, gateway_ca),
             # In-flight requests may take the full timeout; the pod gets that long to finish them on shutdown.
             "termination_grace_period_seconds": release.request_timeout_seconds + 15,
             "topology_spread_constraints": [
@@ -535,7 +573,6 @@ class ModelServing(pulumi.ComponentResource):
             mounts.append({"name": "secrets", "mount_path": SECRETS_DIR, "read_only": True})
         if args.secret_provider_class:
             mounts.append({"name": "secret-store", "mount_path": SECRET_STORE_DIR, "read_only": True})
-        probe = {"http_get": {"path": args.health_path, "port": "http"}, "timeout_seconds": 5}
         return {
             "name": SERVER_CONTAINER,
             "image": track.image,
@@ -549,30 +586,130 @@ class ModelServing(pulumi.ComponentResource):
                 {"name": "MODELFORT_MODEL_DIR", "value": MODEL_DIR},
                 {"name": "MODELFORT_MAX_TOKENS", "value": str(release.max_tokens)},
                 {"name": "MODELFORT_REQUEST_TIMEOUT_SECONDS", "value": str(release.request_timeout_seconds)},
+                # The loopback only: nothing outside the pod reaches the server except through the guard.
+                {"name": "MODELFORT_HOST", "value": "127.0.0.1"},
                 {"name": "MODELFORT_PORT", "value": str(args.port)},
                 {"name": "HOME", "value": "/tmp"},
             ],
-            "ports": [{"name": "http", "container_port": args.port, "protocol": "TCP"}],
+            # No container port: the server is not meant to be reached on the pod's address. The kubelet cannot
+            # probe a loopback listener, so the server's probes ask the guard's health listener, whose /readyz asks
+            # the server's health path: a hung server is restarted, a loading one gets its startup budget.
+            **self._server_probes(),
             "security_context": self._container_security_context(),
             "resources": resources,
             "volume_mounts": mounts,
-            # Loading can take many minutes; liveness and readiness only start judging once startup succeeded.
-            "startup_probe": {**probe, "period_seconds": 10, "failure_threshold": max(1, args.startup_timeout_seconds // 10)},
-            "liveness_probe": {**probe, "period_seconds": 10, "failure_threshold": 3},
-            "readiness_probe": {**probe, "period_seconds": 5, "failure_threshold": 3},
             # Let the endpoint removal reach every proxy before the server stops taking requests.
             "lifecycle": {"pre_stop": {"sleep": {"seconds": 5}}},
         }
 
-    def _volumes(self) -> list[dict]:
+    def _server_probes(self) -> dict:
+        probe = {"timeout_seconds": 5, "http_get": {"path": "/readyz", "port": GUARD_HEALTH_PORT}}
+        return {
+            "startup_probe": {**probe, "period_seconds": 10,
+                              "failure_threshold": max(1, self._args.startup_timeout_seconds // 10)},
+            "readiness_probe": {**probe, "period_seconds": 5, "failure_threshold": 3},
+            "liveness_probe": {**probe, "period_seconds": 10, "failure_threshold": 3},
+        }
+
+    def _guard(self, track: _Track) -> dict:
+        """The guard: same image as the verifier, hardened like the server, the pod's only exposed port."""
+        args = self._args
+        guard = args.guard
+        probe = {"timeout_seconds": 5}
+        mounts = [
+            {"name": "guard-config", "mount_path": GUARD_CONFIG_DIR, "read_only": True},
+            {"name": "guard-tmp", "mount_path": "/tmp"},
+        ]
+        if isinstance(guard.identity, GatewayMtls):
+            mounts += [{"name": "guard-tls", "mount_path": GUARD_TLS_DIR, "read_only": True},
+                       {"name": "gateway-ca", "mount_path": GATEWAY_CA_DIR, "read_only": True}]
+        env = [{"name": "HOME", "value": "/tmp"}]
+        if isinstance(args.platform, EksPlatform) and isinstance(guard.guardrail, BedrockGuardrail):
+            # bedrock:ApplyGuardrail through the pod's IRSA role, like the verifier; the server gets no credentials.
+            env += [e for e in _verifier_environment(args.platform) if e["name"] != "AWS_ROLE_ARN"] + [
+                {"name": "AWS_ROLE_ARN", "value": args.platform.verifier_role_arn}]
+            mounts.append({"name": IRSA_VOLUME, "mount_path": IRSA_TOKEN_DIR, "read_only": True})
+        elif isinstance(args.platform, GkePlatform):
+            env += _verifier_environment(args.platform)
+        return {
+            "name": GUARD_CONTAINER,
+            "image": args.verifier_image,
+            "image_pull_policy": "IfNotPresent",
+            "command": ["modelfort", "guard", "--config", f"{GUARD_CONFIG_DIR}/{GUARD_CONFIG_FILE}"],
+            "env": env,
+            "ports": [{"name": "guard", "container_port": GUARD_PORT, "protocol": "TCP"},
+                      {"name": "guard-health", "container_port": GUARD_HEALTH_PORT, "protocol": "TCP"}],
+            "security_context": self._container_security_context(),
+            "resources": {"requests": {"cpu": guard.cpu, "memory": guard.memory},
+                          "limits": {"cpu": guard.cpu, "memory": guard.memory}},
+            "volume_mounts": mounts,
+            # Plain HTTP health port, never proxied: the kubelet cannot present the gateway's client certificate.
+            # Readiness asks the server's health path through the guard, so the pod is ready when both are.
+            "startup_probe": {**probe, "http_get": {"path": "/readyz", "port": "guard-health"}, "period_seconds": 10,
+                              "failure_threshold": max(1, args.startup_timeout_seconds // 10)},
+            "readiness_probe": {**probe, "http_get": {"path": "/readyz", "port": "guard-health"}, "period_seconds": 5,
+                                "failure_threshold": 3},
+            "liveness_probe": {**probe, "http_get": {"path": "/healthz", "port": "guard-health"}, "period_seconds": 10,
+                               "failure_threshold": 3},
+            # The guard drains after the server's endpoint removal has spread, and before the server stops.
+            "lifecycle": {"pre_stop": {"sleep": {"seconds": 5}}},
+        }
+
+    def _guard_config(self, name: str, prefix: str, track: _Track, child: pulumi.ResourceOptions) -> pulumi.Output[str]:
+        """The track's guard config, in an immutable ConfigMap named after its content: a changed config (or a new
+        guardrail version) is a new ConfigMap and a rollout, never an edit that running pods would not see."""
+        args = self._args
+        release = args.release
+        data: dict = {GUARD_CONFIG_FILE: render_config(
+            args.guard, model=release.name, version=track.version, root_digest=track.root_digest,
+            max_tokens=release.max_tokens, request_timeout_seconds=release.request_timeout_seconds,
+            upstream_port=args.port, health_path=args.health_path,
+        )}
+        if isinstance(args.guard.guardrail, BedrockGuardrail):
+            data[BEDROCK_FILE] = render_bedrock(args.guard.guardrail)
+        contents = pulumi.Output.all(*[pulumi.Output.concat(key, "\n", value) for key, value in sorted(data.items())])
+        config_map = k8s.core.v1.ConfigMap(
+            f"{name}-guard-config",
+            metadata={
+                "name": contents.apply(lambda parts: f"{prefix}-{hashlib.sha256(chr(0).join(parts).encode()).hexdigest()[:10]}"),
+                "namespace": args.namespace,
+                "labels": self._track_labels(track),
+            },
+            data=data,
+            immutable=True,
+            opts=child,
+        )
+        return config_map.metadata.name
+
+    def _gateway_ca(self, name: str, child: pulumi.ResourceOptions) -> pulumi.Output[str] | None:
+        identity = self._args.guard.identity
+        if not isinstance(identity, GatewayMtls):
+            return None
+        config_map = k8s.core.v1.ConfigMap(
+            f"{name}-gateway-ca",
+            metadata={"name": f"{self._args.release.name}-gateway-ca", "namespace": self._args.namespace, "labels": self._labels},
+            data={GATEWAY_CA_FILE: identity.gateway_ca_pem},
+            opts=child,
+        )
+        return config_map.metadata.name
+
+    def _volumes(self, guard_config: pulumi.Output[str], gateway_ca: pulumi.Output[str] | None) -> list[dict]:
         args = self._args
         volumes: list[dict] = [
             {"name": "models", "empty_dir": {"size_limit": args.weights_volume_size}},
             {"name": "verifier-tmp", "empty_dir": {"size_limit": "256Mi"}},
             {"name": "server-tmp", "empty_dir": {"size_limit": "1Gi"}},
+            {"name": "guard-tmp", "empty_dir": {"size_limit": "64Mi"}},
+            {"name": "guard-config", "config_map": {"name": guard_config, "default_mode": 0o444}},
         ]
+        identity = args.guard.identity
+        if isinstance(identity, GatewayMtls):
+            volumes += [
+                {"name": "guard-tls", "secret": {"secret_name": identity.tls_secret_name, "default_mode": 0o440}},
+                {"name": "gateway-ca", "config_map": {"name": gateway_ca, "default_mode": 0o444}},
+            ]
         if isinstance(args.platform, EksPlatform):
-            # The IRSA token, projected for the verifier only (the server container does not mount it).
+            # The IRSA token, projected for the verifier and the guard (the server container does not mount it).
             volumes.append({
                 "name": IRSA_VOLUME,
                 "projected": {

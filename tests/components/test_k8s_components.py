@@ -4,6 +4,7 @@ and the arguments they refuse."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,17 @@ from components.k8s import (
     split_replicas,
 )
 from components.k8s import gpu_runtime, isolation
+from components.k8s.guard import (
+    BEDROCK_FILE,
+    GATEWAY_CA_DIR,
+    GUARD_TLS_DIR,
+    BedrockGuardrail,
+    GatewayMtls,
+    GuardSettings,
+    JwtIdentity,
+    ModelArmorGuardrail,
+    render_config,
+)
 from modelfort.gate.engine import run_program_under_mocks
 from modelfort.gate.stack_files import StackFile, read_project
 from modelfort_policy.rules import kubernetes as pack
@@ -74,7 +86,8 @@ def test_model_namespace_denies_all_traffic_then_allows_narrowly(resources):
     # One peer with both selectors: pods with that label *in* the gateway namespace, not either.
     assert ingress["ingress"][0]["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gateway"}},
                                               "podSelector": {"matchLabels": {"app.kubernetes.io/name": "model-gateway"}}}]
-    assert ingress["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8000}]
+    # Only the guard's port: the model server listens on the pod's loopback and is never a peer's destination.
+    assert ingress["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8443}]
 
 
 def test_by_default_a_namespace_admits_nothing_and_denies_interactive_access():
@@ -177,13 +190,16 @@ def test_both_tracks_run_with_the_same_hardening(resources, deployment):
     assert {v["name"]: sorted(k for k in v if k != "name") for v in spec["volumes"]} == {
         "models": ["emptyDir"], "verifier-tmp": ["emptyDir"], "server-tmp": ["emptyDir"],
         "aws-iam-token": ["projected"], "secrets": ["projected"], "secret-store": ["csi"],
+        "guard-tmp": ["emptyDir"], "guard-config": ["configMap"], "guard-tls": ["secret"], "gateway-ca": ["configMap"],
     }
 
 
 @pytest.mark.control("RI-08", "RI-06", "RC-11")
 def test_one_server_per_pod_with_gpus_only_as_limits_on_the_gpu_runtime(resources):
     spec = pod_spec(resources, "llama-guard")
-    (server,) = spec["containers"]
+    server, guard = spec["containers"]
+    assert (server["name"], guard["name"]) == ("server", "guard")
+    assert "nvidia.com/gpu" not in guard["resources"]["limits"]
     assert server["image"].endswith("@sha256:" + "a" * 64)
     assert server["resources"] == {"requests": {"cpu": "4", "memory": "32Gi"},
                                    "limits": {"cpu": "4", "memory": "32Gi", "nvidia.com/gpu": "1"}}
@@ -247,9 +263,15 @@ def test_the_server_is_told_its_limits_and_release_identity_without_secrets(reso
     assert server["args"] == ["--max-model-len", "8192"]
     # In-flight requests get the full request timeout to finish when the pod stops.
     assert pod_spec(resources, "llama-guard")["terminationGracePeriodSeconds"] == 75
+    # The server is reached on the loopback only, so the kubelet probes the guard, whose readiness asks the server.
+    assert env["MODELFORT_HOST"] == "127.0.0.1" and "ports" not in server
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert server[probe]["httpGet"] == {"path": "/health", "port": "http"}
+        assert server[probe]["httpGet"] == {"path": "/readyz", "port": 8081}
     assert server["startupProbe"]["failureThreshold"] * server["startupProbe"]["periodSeconds"] == 1800
+    guard = pod_spec(resources, "llama-guard")["containers"][1]
+    assert guard["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "guard-health"}
+    assert guard["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "guard-health"}
+    assert guard["startupProbe"]["failureThreshold"] * guard["startupProbe"]["periodSeconds"] == 1800
 
 
 @pytest.mark.control("DP-10", "DP-11")
@@ -292,8 +314,15 @@ def _serving(**changes) -> ModelServingArgs:
         release=_release(), namespace="models", verifier_image=IMAGE, weights_uri="s3://weights/models/m/1.0.0",
         signature_uri="s3://reference/signatures/m/1.0.0.sig", public_key_uri="s3://reference/keys/release.pub.pem",
         platform=EksPlatform(verifier_role_arn="arn:aws:iam::123456789012:role/m", region="us-east-1"),
+        guard=_guard_settings(),
     )
     return ModelServingArgs(**{**base, **changes})
+
+
+def _guard_settings(**changes) -> GuardSettings:
+    base = dict(tier="high", guardrail=BedrockGuardrail(guardrail_id="gr-1", guardrail_version="2", region="us-east-1"),
+                identity=GatewayMtls(tls_secret_name="m-tls", gateway_ca_pem="-----BEGIN CERTIFICATE-----\n"))
+    return GuardSettings(**{**base, **changes})
 
 
 @pytest.mark.parametrize(
@@ -312,6 +341,22 @@ def _serving(**changes) -> ModelServingArgs:
         (lambda: GkePlatform(project="Not A Project"), "GkePlatform.project"),
         (lambda: EksPlatform(verifier_role_arn="arn:aws:iam::123456789012:role/m", region="mars-1"), "EksPlatform.region"),
         (lambda: _serving(platform="eks"), "platform"),
+        (lambda: _serving(port=8443), "port"),
+        (lambda: _serving(guard=None), "guard"),
+        # Bedrock through IRSA and the API Gateway client certificate exist on EKS only.
+        (lambda: _serving(platform=GkePlatform(project="modelfort-production"), weights_uri="gs://weights/models/m/1.0.0",
+                          signature_uri="gs://reference/signatures/m/1.0.0.sig",
+                          public_key_uri="gs://reference/keys/release.pub.pem"), "guard"),
+        (lambda: _guard_settings(guardrail=None), "GuardSettings.guardrail"),
+        (lambda: _guard_settings(tier="critical", guardrail_fail_open=True), "GuardSettings.guardrail_fail_open"),
+        (lambda: _guard_settings(tier="secret"), "GuardSettings.tier"),
+        (lambda: _guard_settings(canaries=["short"]), "GuardSettings.canaries"),
+        (lambda: _guard_settings(extra_paths=["/readyz"]), "GuardSettings.extra_paths"),
+        (lambda: BedrockGuardrail(guardrail_id="g", guardrail_version="1", region="moon"), "BedrockGuardrail.region"),
+        (lambda: ModelArmorGuardrail(project="P!", location="us-central1", template="t1"), "ModelArmorGuardrail.project"),
+        (lambda: GatewayMtls(tls_secret_name="Bad_Name", gateway_ca_pem="x"), "GatewayMtls.tls_secret_name"),
+        (lambda: JwtIdentity(issuer="i", audience="a", jwks_url="http://idp/jwks"), "JwtIdentity.jwks_url"),
+        (lambda: JwtIdentity(issuer="i", audience="a", jwks_url="https://idp/jwks", algorithms=["HS256"]), "JwtIdentity.algorithms"),
         (lambda: _serving(secret_files=[SecretFile(secret_name="s", key="k", path="a"), SecretFile(secret_name="t", key="k", path="a")]),
          "secret_files"),
         (lambda: SecretFile(secret_name="s", key="k", path="../etc/passwd"), "SecretFile.path"),
@@ -358,3 +403,77 @@ def test_the_label_contract_is_the_same_on_both_sides():
     assert isolation.GPU_RESOURCE == pack.GPU_RESOURCE
     assert set(isolation.INTERACTIVE_SUBRESOURCES) == pack.INTERACTIVE_SUBRESOURCES
     assert gpu_runtime.GPU_OPERATOR in pack.SYSTEM_CHARTS
+
+
+# ------------------------------------------------------------------------------------------------ the guard
+@pytest.mark.control("RC-01", "RC-05", "RC-11", "GR-09", "OB-01", "NB-05")
+def test_every_request_reaches_the_server_through_the_guard(resources):
+    spec = pod_spec(resources, "llama-guard")
+    server, guard = spec["containers"]
+    assert guard["command"] == ["modelfort", "guard", "--config", "/etc/modelfort/guard/guard.json"]
+    assert guard["image"].endswith("@sha256:" + "b" * 64)  # the verifier image: one signed image for both jobs
+    assert {p["name"]: p["containerPort"] for p in guard["ports"]} == {"guard": 8443, "guard-health": 8081}
+    assert "ports" not in server
+    service = named(resources, "llama-guard-service", ":Service")["spec"]
+    assert service["ports"] == [{"name": "guard", "port": 8443, "targetPort": "guard", "protocol": "TCP"}]
+    # Bedrock through the pod's IRSA role; the server gets no AWS credentials.
+    guard_env = {e["name"]: e["value"] for e in guard["env"]}
+    assert guard_env["AWS_ROLE_ARN"] == "arn:aws:iam::123456789012:role/llama-guard-serving"
+    assert {m["name"] for m in guard["volumeMounts"]} == {"guard-config", "guard-tmp", "guard-tls", "gateway-ca", "aws-iam-token"}
+    assert all(m.get("readOnly") for m in guard["volumeMounts"] if m["name"] != "guard-tmp")
+
+
+@pytest.mark.control("RC-01", "DP-04")
+def test_each_track_reads_its_own_immutable_guard_config_named_after_its_content(resources):
+    stable = named(resources, "llama-guard-guard-config", ":ConfigMap")
+    canary = named(resources, "llama-guard-canary-guard-config", ":ConfigMap")
+    for config_map, deployment, version in ((stable, "llama-guard", "3.1.0"), (canary, "llama-guard-canary", "3.2.0")):
+        assert config_map["immutable"] is True
+        volume = next(v for v in pod_spec(resources, deployment)["volumes"] if v["name"] == "guard-config")
+        assert volume["configMap"]["name"] == config_map["metadata"]["name"]
+        document = json.loads(config_map["data"]["guard.json"])
+        assert document["model"]["version"] == version
+        assert document["upstream"]["url"] == "http://127.0.0.1:8000"
+        assert document["guardrail"]["failOpen"] is False and document["tier"] == "high"
+        assert json.loads(config_map["data"]["bedrock-guardrail.json"])["guardrailVersion"] == "3"
+    assert stable["metadata"]["name"] != canary["metadata"]["name"]
+
+
+@pytest.mark.parametrize("guardrail,identity", [
+    ("bedrock", "mtls"), ("model-armor", "jwt"), ("none", "jwt"),
+])
+def test_the_rendered_guard_config_is_one_the_guard_accepts(tmp_path, guardrail, identity):
+    """The component and the guard agree on guard.json: what the one renders, the other parses without a problem."""
+    from modelfort.runtime.guard.config import parse_config
+
+    guardrails = {"bedrock": BedrockGuardrail(guardrail_id="gr-1", guardrail_version="2", region="us-east-1"),
+                  "model-armor": ModelArmorGuardrail(project="modelfort-production", location="us-central1", template="modelfort-production"),
+                  "none": None}
+    identities = {"mtls": GatewayMtls(tls_secret_name="m-tls", gateway_ca_pem="pem"),
+                  "jwt": JwtIdentity(issuer="https://accounts.google.com", audience="modelfort-production",
+                                     jwks_url="https://www.googleapis.com/oauth2/v3/certs", principal_claim="email")}
+    settings = _guard_settings(tier="standard" if guardrail == "none" else "high", guardrail=guardrails[guardrail],
+                               allow_no_guardrail=guardrail == "none", identity=identities[identity],
+                               system_prompt="You are a careful assistant.", canaries=["canary-7f3a9"])
+    text = render_config(settings, model="m", version="1.0.0", root_digest="a" * 64, max_tokens=1024,
+                         request_timeout_seconds=60, upstream_port=8000, health_path="/health")
+    # The files the pod mounts (the TLS Secret, the gateway's CA, the Bedrock file beside guard.json), re-rooted
+    # under tmp_path so the guard's file checks see real files.
+    for mounted in (GUARD_TLS_DIR, GATEWAY_CA_DIR):
+        text = text.replace(f'"{mounted}/', f'"{tmp_path}{mounted}/')
+    document = json.loads(text)
+    for path in [v for v in _strings(document) if v.startswith(str(tmp_path))]:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text("-----BEGIN CERTIFICATE-----\n")
+    (tmp_path / BEDROCK_FILE).write_text('{"guardrailId": "gr-1", "guardrailVersion": "2", "region": "us-east-1"}')
+    config = parse_config(document, tmp_path)
+    assert config.upstream_url == "http://127.0.0.1:8000" and config.health_port == 8081
+    assert config.tier == settings.tier
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []

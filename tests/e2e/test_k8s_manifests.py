@@ -80,7 +80,7 @@ def test_every_planned_object_is_written_and_the_helm_release_is_named(hardened)
     files, not_written, resources = hardened
     kubernetes = [r for r in resources if r["type"].startswith("kubernetes:") and r["custom"]]
     helm = [r for r in kubernetes if r["type"] == "kubernetes:helm.sh/v3:Release"]
-    assert len(files) == len(kubernetes) - len(helm) == 20
+    assert len(files) == len(kubernetes) - len(helm) == 23
     assert not_written == [
         "kubernetes:helm.sh/v3:Release 'gpu-operator': Helm chart gpu-operator v25.10.1 in namespace gpu-operator is "
         "rendered by the provider at deploy time"

@@ -13,6 +13,7 @@ import dataclasses
 import pytest
 
 from components.k8s import GpuRuntimeArgs, HardenedNamespaceArgs, ModelServingArgs
+from components.k8s.guard import GuardSettings
 from modelfort.gate.engine import GateOptions, run_gate
 
 PRODUCTION = {"modelfort:zone": "production"}
@@ -37,6 +38,14 @@ MUTATIONS = {
     "shared-process-namespace": ("k8s-no-host-namespaces", "llama-guard"),
     "host-path-weights": ("k8s-restricted-volumes", "llama-guard"),
     "host-port": ("k8s-no-host-ports", "llama-guard"),
+    "no-guard": ("k8s-model-served-through-guard", "llama-guard"),
+    "server-declares-port": ("k8s-model-served-through-guard", "llama-guard"),
+    "server-binds-all": ("k8s-model-served-through-guard", "llama-guard"),
+    "service-targets-server": ("k8s-model-served-through-guard", "llama-guard-service"),
+    "guard-fails-open": ("k8s-guard-fails-closed", "llama-guard"),
+    "guard-without-guardrail": ("k8s-guard-fails-closed", "llama-guard"),
+    "guard-config-fails-open": ("k8s-guard-fails-closed", "llama-guard"),
+    "guard-config-weaker-tier": ("k8s-guard-fails-closed", "llama-guard"),
     "nvidia-visible-devices-env": ("k8s-gpu-device-allowlist", "llama-guard"),
     "cdi-annotation": ("k8s-gpu-device-allowlist", "llama-guard"),
     "image-by-tag": ("k8s-image-pinned-by-digest", "llama-guard"),
@@ -58,6 +67,7 @@ MUTATIONS = {
     "no-default-deny-ingress": ("k8s-namespace-default-deny", "models-namespace"),
     "egress-to-anywhere": ("k8s-network-policy-not-open", "models-allow-https-egress"),
     "ingress-from-every-namespace": ("k8s-network-policy-not-open", "models-allow-ingress-0"),
+    "ingress-to-every-port": ("k8s-model-served-through-guard", "models-allow-ingress-0"),
     "no-gpu-quota": ("k8s-namespace-quota", "models-namespace"),
     "no-container-defaults": ("k8s-namespace-quota", "models-namespace"),
     "exec-policy-fails-open": ("k8s-namespace-denies-interactive", "models-namespace"),
@@ -100,6 +110,10 @@ NOT_KNOBS = {
     # Narrow allows: DNS to kube-dns only (its queries still pass the zone's DNS firewall), HTTPS to listed private
     # ranges, ingress from named namespaces. /0, link-local and wildcard values raise at construction.
     "ingress_sources", "https_egress_cidrs", "load_balancer_cidrs", "allow_dns_to_kube_dns", "api_server_cidrs",
+    # The guard's wiring and sizing. What it enforces is the config the pack reads (k8s-guard-fails-closed judges
+    # its guardrail, failure mode and tier); the inline detectors' lists only add refusals.
+    "guard", "tier", "guardrail", "identity", "system_prompt", "disallowed_keywords", "canaries", "max_prompt_tokens",
+    "max_request_bytes", "max_concurrent", "queue_size", "cpu", "memory", "extra_paths",
 }
 # Knobs whose weakening the component refuses outright (tests/components/test_k8s_components.py proves each).
 REFUSED = {"operator_version", "toolkit_version"}
@@ -173,6 +187,7 @@ def test_a_waiver_lets_apparmor_off_for_selinux_nodes_and_nothing_else(program):
                                  "allow_gke_metadata_server": "namespace-allows-gke-metadata"}),
         (GpuRuntimeArgs, {"deny_interactive_access": "gpu-namespace-allows-exec"}),
         (ModelServingArgs, {"disable_apparmor": "no-apparmor"}),
+        (GuardSettings, {"guardrail_fail_open": "guard-fails-open", "allow_no_guardrail": "guard-without-guardrail"}),
     ],
 )
 def test_every_k8s_knob_is_mutated_or_refused(args_class, mutated):

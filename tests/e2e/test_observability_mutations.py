@@ -113,7 +113,10 @@ NOT_KNOBS = {
     "vpc_id", "access_log_bucket", "flow_log_group_name", "target_nlb_arn", "target_url", "vpc_endpoint_ids", "alarm_topic_arn",
     "telemetry_log_group_name", "findings_log_group_name", "function_arn",
     # the API's shape (what is served, not how it is guarded)
-    "paths", "stage_name",
+    "paths", "stage_name", "upstream_paths",
+    # the header the guard reads the principal from: leaving it unset sends none, and the guard then refuses every
+    # request (401), so no value weakens anything
+    "principal_header",
     # who is paged: subscriptions may be managed out of band (AWS Chatbot, PagerDuty), so the pack cannot judge them
     "subscriptions",
     # only add protection: extra topics and words on top of the defaults, which cannot be removed

@@ -5,6 +5,7 @@ Every other mutation must be blocked by the gate: a hardening knob that no polic
 """
 
 import dataclasses
+import json
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -22,6 +23,7 @@ from components.k8s import (
     ModelServingArgs,
     SecretFile,
 )
+from components.k8s.guard import BedrockGuardrail, GatewayMtls, GuardSettings
 
 VPC_CIDR = "10.30.0.0/16"
 S3_CIDRS = ["52.216.0.0/15", "54.231.0.0/16"]
@@ -29,6 +31,7 @@ IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/modelfort/vllm@sha256:" + 
 CANARY_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/modelfort/vllm@sha256:" + "c" * 64
 VERIFIER = "123456789012.dkr.ecr.us-east-1.amazonaws.com/modelfort/verifier@sha256:" + "b" * 64
 ROLE_ARN = "arn:aws:iam::123456789012:role/llama-guard-serving"
+GATEWAY_CA = "-----BEGIN CERTIFICATE-----\nMIIB(the API Gateway client certificate)\n-----END CERTIFICATE-----\n"
 
 mutation = pulumi.Config().require("mutation")
 provider = k8s.Provider("eks", kubeconfig="{}", enable_server_side_apply=True)
@@ -42,6 +45,10 @@ NAMESPACE_ARGS = {
     "namespace-allows-gke-metadata": {"allow_gke_metadata_server": True},
 }
 SERVING_ARGS = {"no-apparmor": {"disable_apparmor": True}}
+GUARD_ARGS = {
+    "guard-fails-open": {"guardrail_fail_open": True},
+    "guard-without-guardrail": {"guardrail": None, "allow_no_guardrail": True},
+}
 
 
 # --------------------------------------------------------------------------------------------- the components' output
@@ -54,6 +61,10 @@ def _containers(props: dict) -> list[dict]:
 
 def _server(props: dict) -> dict:
     return props["spec"]["template"]["spec"]["containers"][0]
+
+
+def _guard(props: dict) -> dict:
+    return next(c for c in props["spec"]["template"]["spec"]["containers"] if c["name"] == "guard")
 
 
 def _pod(props: dict) -> dict:
@@ -80,7 +91,11 @@ SERVER_EDITS = {
     "host-network": lambda p: _pod(p).update(host_network=True),
     "shared-process-namespace": lambda p: _pod(p).update(share_process_namespace=True),
     "host-path-weights": lambda p: _pod(p)["volumes"][0].update(empty_dir=None, host_path={"path": "/var/lib/models"}),
-    "host-port": lambda p: _server(p)["ports"][0].update(host_port=8000),
+    "host-port": lambda p: _guard(p)["ports"][0].update(host_port=8443),
+    # The guard in front of the server (RC-*, GR-*, OB-01): removed, or walked around.
+    "no-guard": lambda p: _pod(p).update(containers=[_server(p)]),
+    "server-declares-port": lambda p: _server(p).update(ports=[{"name": "http", "container_port": 8000}]),
+    "server-binds-all": lambda p: _server(p)["args"].extend(["--host", "0.0.0.0"]),
     "nvidia-visible-devices-env": lambda p: _server(p)["env"].append({"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}),
     "cdi-annotation": lambda p: p["spec"]["template"]["metadata"]["annotations"].update({"cdi.k8s.io/gpu": "nvidia.com/gpu=all"}),
     "image-by-tag": lambda p: _server(p).update(image="123456789012.dkr.ecr.us-east-1.amazonaws.com/modelfort/vllm:latest"),
@@ -96,7 +111,10 @@ SERVER_EDITS = {
     "server-writes-weights": lambda p: _server(p)["volume_mounts"][0].update(read_only=False),
     "no-token-limit": lambda p: _server(p).update(env=[e for e in _server(p)["env"] if e["name"] != "MODELFORT_MAX_TOKENS"]),
 }
-SERVICE_EDITS = {"service-load-balancer": lambda p: p["spec"].update(type="LoadBalancer")}
+SERVICE_EDITS = {
+    "service-load-balancer": lambda p: p["spec"].update(type="LoadBalancer"),
+    "service-targets-server": lambda p: p["spec"]["ports"][0].update(target_port=8000),
+}
 NAMESPACE_EDITS = {
     # (resource type, logical name) -> edit of its props
     "namespace-baseline": ("kubernetes:core/v1:Namespace", "models-namespace",
@@ -109,6 +127,8 @@ NAMESPACE_EDITS = {
                            lambda p: p["spec"]["egress"][0]["to"].append({"ip_block": {"cidr": "0.0.0.0/0"}})),
     "ingress-from-every-namespace": ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "models-allow-ingress-0",
                                      lambda p: p["spec"]["ingress"][0].update({"from": [{"namespace_selector": {}}]})),
+    "ingress-to-every-port": ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "models-allow-ingress-0",
+                              lambda p: p["spec"]["ingress"][0].pop("ports")),
     "no-gpu-quota": ("kubernetes:core/v1:ResourceQuota", "models-quota",
                      lambda p: p["spec"]["hard"].pop("requests.nvidia.com/gpu")),
     "no-container-defaults": ("kubernetes:core/v1:LimitRange", "models-limits",
@@ -143,13 +163,30 @@ GPU_EDITS = {
 GPU_NAMESPACE_EDITS = {
     "gpu-namespace-unlabelled": lambda p: p["metadata"]["labels"].pop("modelfort.io/system-namespace"),
 }
-TRANSFORMED = {*SERVER_EDITS, *SERVICE_EDITS, *NAMESPACE_EDITS, *GPU_EDITS, *GPU_NAMESPACE_EDITS}
+
+
+def _guard_json(edit):
+    def apply(props: dict) -> None:
+        document = json.loads(props["data"]["guard.json"])
+        edit(document)
+        props["data"]["guard.json"] = json.dumps(document)
+    return apply
+
+
+# The stable track's guard config, edited after the component rendered it.
+GUARD_CONFIG_EDITS = {
+    "guard-config-fails-open": _guard_json(lambda d: d["guardrail"].update(failOpen=True)),
+    "guard-config-weaker-tier": _guard_json(lambda d: d.update(tier="standard")),
+}
+TRANSFORMED = {*SERVER_EDITS, *SERVICE_EDITS, *NAMESPACE_EDITS, *GPU_EDITS, *GPU_NAMESPACE_EDITS, *GUARD_CONFIG_EDITS}
 
 
 def transform(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
     edit = None
     if args.type_ == "kubernetes:apps/v1:Deployment" and args.name == "llama-guard":
         edit = SERVER_EDITS.get(mutation)
+    elif args.type_ == "kubernetes:core/v1:ConfigMap" and args.name == "llama-guard-guard-config":
+        edit = GUARD_CONFIG_EDITS.get(mutation)
     elif args.type_ == "kubernetes:core/v1:Service":
         edit = SERVICE_EDITS.get(mutation)
     elif args.type_ == "kubernetes:helm.sh/v3:Release":
@@ -207,6 +244,14 @@ serving = ModelServing(
             secret_files=[SecretFile(secret_name="guard-api", key="token", path="api/token")],
             secret_provider_class="guard-secrets",
             server_args=["--max-model-len", "8192"],
+            guard=dataclasses.replace(
+                GuardSettings(
+                    tier="high",
+                    guardrail=BedrockGuardrail(guardrail_id="gr-llama", guardrail_version="3", region="us-east-1"),
+                    identity=GatewayMtls(tls_secret_name="llama-guard-tls", gateway_ca_pem=GATEWAY_CA),
+                ),
+                **GUARD_ARGS.get(mutation, {}),
+            ),
         ),
         **SERVING_ARGS.get(mutation, {}),
     ),
@@ -301,5 +346,5 @@ elif mutation == "node-agent-in-system-namespace":
                                           "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}},
                                           "volume_mounts": [{"name": "dev", "mount_path": "/dev"}]}],
         "volumes": [{"name": "dev", "host_path": {"path": "/dev"}}]})}, opts=opts)
-elif mutation != "none" and mutation not in {*GPU_ARGS, *NAMESPACE_ARGS, *SERVING_ARGS, *TRANSFORMED}:
+elif mutation != "none" and mutation not in {*GPU_ARGS, *NAMESPACE_ARGS, *SERVING_ARGS, *GUARD_ARGS, *TRANSFORMED}:
     raise ValueError(f"k8s-mutant:mutation: unknown mutation {mutation!r}")

@@ -356,6 +356,15 @@ def _argv(container: Mapping) -> list[str]:
     return [str(a) for a in (*as_list(container.get("command")), *as_list(container.get("args")))]
 
 
+def is_guard_container(container: Mapping) -> bool:
+    """Runs `modelfort guard` (the inference guard), as `modelfort guard ...` or `python -m modelfort[.cli] guard`."""
+    argv = _argv(container)
+    for index, arg in enumerate(argv[:-1]):
+        if argv[index + 1] == "guard" and (arg.rsplit("/", 1)[-1] == "modelfort" or arg in ("modelfort.cli",)):
+            return True
+    return "modelfort.runtime.guard" in argv
+
+
 def _flag(argv: list[str], flag: str) -> str | None:
     for index, arg in enumerate(argv):
         if arg == flag and index + 1 < len(argv):
@@ -395,11 +404,12 @@ def check_model_weights_verified(spec: Mapping, meta: Mapping) -> Iterable[Probl
 
 
 def check_model_server_limits(spec: Mapping, meta: Mapping) -> Iterable[Problem]:
-    """A model server is told its largest completion and longest request (RC-09, RC-10)."""
+    """A model server is told its largest completion and longest request (RC-09, RC-10). The guard in front of it
+    holds the same limits in its own config (k8s-model-served-through-guard reads that)."""
     if not _is_model_pod(meta):
         return
     for label, container in containers(spec):
-        if not label.startswith("container"):
+        if not label.startswith("container") or is_guard_container(container):
             continue
         env = {str(e.get("name")): e.get("value") for e in as_mappings(container.get("env"))}
         for name, limit in ((MAX_TOKENS_ENV, MAX_TOKENS_LIMIT), (TIMEOUT_ENV, TIMEOUT_LIMIT)):
