@@ -127,9 +127,12 @@ class ClientConfig:
 @dataclass(frozen=True)
 class EndpointConfig:
     hostname: str
-    """The internal DNS name the load balancer's certificate is issued for."""
-    certificate_arn: str
-    """An ACM certificate for that name (TLS ends at the internal load balancer, inside the isolated VPC)."""
+    """The internal DNS name API Gateway's integration calls; the guard's certificate is issued for it."""
+    guard_certificate: str
+    """The `kubernetes.io/tls` Secret in the models namespace with the guard's certificate for that name. TLS passes
+    through the internal load balancer and ends at each model pod's guard, which also verifies API Gateway's client
+    certificate; API Gateway checks the guard's certificate against public CAs (an exported ACM public certificate,
+    synced into the Secret, does)."""
     clients: Mapping[str, ClientConfig]
 
 
@@ -513,7 +516,6 @@ def _read_artifact(value: Any, where: str, problems: list[str]) -> Mapping[str, 
     return {"path": value["path"], "sha256": value["sha256"]} if not problems or all(where not in p for p in problems) else None
 
 
-ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 CLIENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 
 
@@ -521,21 +523,21 @@ def _read_endpoint(value: Any, has_models: bool, problems: list[str]) -> "Endpoi
     prefix = f"{PROJECT}:endpoint"
     if value is None:
         if has_models:
-            problems.append(f"{prefix}: required when {PROJECT}:models is set (hostname, certificateArn, clients)")
+            problems.append(f"{prefix}: required when {PROJECT}:models is set (hostname, guardCertificate, clients)")
         return None
     if not isinstance(value, Mapping):
-        problems.append(f"{prefix}: must be an object with hostname, certificateArn and clients")
+        problems.append(f"{prefix}: must be an object with hostname, guardCertificate and clients")
         return None
     before = len(problems)
     for key in value:
-        if key not in ("hostname", "certificateArn", "clients"):
-            problems.append(f"{prefix}.{key}: unknown key (allowed: hostname, certificateArn, clients)")
+        if key not in ("hostname", "guardCertificate", "clients"):
+            problems.append(f"{prefix}.{key}: unknown key (allowed: hostname, guardCertificate, clients)")
     hostname = value.get("hostname")
     if not isinstance(hostname, str) or not DNS_NAME.match(hostname) or hostname.startswith("*"):
         problems.append(f"{prefix}.hostname: {hostname!r} is not a host name (for example models.production.internal.example.com)")
-    certificate = value.get("certificateArn")
-    if not isinstance(certificate, str) or not ACM_ARN.match(certificate):
-        problems.append(f"{prefix}.certificateArn: {certificate!r} is not an ACM certificate ARN")
+    guard_certificate = value.get("guardCertificate")
+    if not isinstance(guard_certificate, str) or not re.match(r"^[a-z0-9]([-a-z0-9]{0,251}[a-z0-9])?$", guard_certificate):
+        problems.append(f"{prefix}.guardCertificate: {guard_certificate!r} is not a Kubernetes Secret name (the guard's TLS certificate)")
     clients: dict[str, ClientConfig] = {}
     raw_clients = value.get("clients")
     if not isinstance(raw_clients, Mapping) or not raw_clients:
@@ -558,7 +560,7 @@ def _read_endpoint(value: Any, has_models: bool, problems: list[str]) -> "Endpoi
                 clients[str(name)] = ClientConfig(float(rate), burst, quota)
     if len(problems) > before:
         return None
-    return EndpointConfig(hostname=hostname.rstrip("."), certificate_arn=certificate, clients=clients)
+    return EndpointConfig(hostname=hostname.rstrip("."), guard_certificate=guard_certificate, clients=clients)
 
 
 ON_CALL_PROTOCOLS = {"email": re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$"), "https": re.compile(r"^https://\S+$")}

@@ -70,6 +70,31 @@ DEFAULT_REQUEST_SCHEMA: Mapping[str, Any] = {
     "additionalProperties": False,
 }
 
+OPENAI_REQUEST_SCHEMA: Mapping[str, Any] = {
+    "$schema": "http://json-schema.org/draft-04/schema#",
+    "title": "OpenAICompletionRequest",
+    "type": "object",
+    # Chat completions carry messages, completions a prompt; the inference guard behind the gateway checks which
+    # path gets which, and everything about their content.
+    "properties": {
+        "model": {"type": "string", "maxLength": 256},
+        "messages": {"type": "array", "minItems": 1, "maxItems": 256, "items": {"type": "object"}},
+        "prompt": {"type": ["string", "array"]},
+        "max_tokens": {"type": "integer", "minimum": 1, "maximum": 4096},
+        "max_completion_tokens": {"type": "integer", "minimum": 1, "maximum": 4096},
+        "stream": {"type": "boolean"},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+        "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+        "n": {"type": "integer", "minimum": 1, "maximum": 1},
+        "stop": {"type": ["string", "array"]},
+        "seed": {"type": "integer"},
+        "user": {"type": "string", "maxLength": 256},
+        "documents": {"type": "array", "maxItems": 64},
+    },
+    "additionalProperties": False,
+}
+"""The OpenAI-compatible request bodies the inference guard serves (chat completions and completions)."""
+
 # One JSON object per request. Field names follow the telemetry schema where they mean the same thing (request_id,
 # latency_ms), so an access log line and the model's telemetry event of the same request can be joined.
 ACCESS_LOG_FORMAT = json.dumps(
@@ -197,6 +222,12 @@ class ModelEndpointArgs:
     auth: EndpointAuth = IamAuth()
     """How callers authenticate. Defaults to IamAuth (SigV4 with service-account roles)."""
     paths: Sequence[str] = ("invoke",)
+    upstream_paths: Mapping[str, str] = field(default_factory=dict)
+    """Where each path goes on the target, e.g. {"chat": "/v1/chat/completions"} in front of the inference guard.
+    Defaults to none: each path is appended to target_url as is."""
+    principal_header: str | None = None
+    """Pass the authenticated caller (the authorizer's principal, or the IAM caller's ARN) to the target in this
+    header, replacing any the caller sent, e.g. "x-modelfort-principal" for the inference guard. Defaults to none."""
     """POST routes, one path segment each. Defaults to ("invoke",)."""
     stage_name: str = "v1"
     """The stage callers reach (https://<api>/<stage>/<path>). Defaults to "v1"."""
@@ -240,6 +271,11 @@ class ModelEndpointArgs:
             raise ValueError(f"ModelEndpointArgs.clients: {bad_clients} are not client names (letters, digits, '-', up to 64)")
         if not self.paths or len(set(self.paths)) != len(self.paths):
             raise ValueError("ModelEndpointArgs.paths: give at least one path, each once")
+        unknown = sorted(set(self.upstream_paths) - set(self.paths))
+        if unknown or any(not str(v).startswith("/") for v in self.upstream_paths.values()):
+            raise ValueError(f"ModelEndpointArgs.upstream_paths: keys must be paths ({unknown} are not), values absolute paths")
+        if self.principal_header is not None and not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", self.principal_header):
+            raise ValueError(f"ModelEndpointArgs.principal_header: {self.principal_header!r} is not a lowercase header name")
         bad_paths = [p for p in self.paths if not _PATH.fullmatch(p)]
         if bad_paths:
             raise ValueError(f"ModelEndpointArgs.paths: {bad_paths} are not single lower-case path segments")
@@ -375,7 +411,8 @@ class ModelEndpoint(pulumi.ComponentResource):
                 integration_http_method="POST",
                 connection_type="VPC_LINK",
                 connection_id=link.id,
-                uri=target.apply(lambda base, path=path: f"{base}/{path}"),
+                uri=target.apply(lambda base, path=path: base + args.upstream_paths.get(path, f"/{path}")),
+                **self._principal_mapping(),
                 timeout_milliseconds=args.integration_timeout_ms,
                 # Never skip certificate checks towards the model.
                 tls_config={"insecure_skip_verification": False},
@@ -394,11 +431,18 @@ class ModelEndpoint(pulumi.ComponentResource):
             triggers={"configuration": pulumi.Output.all(target, authorizer_id).apply(lambda v: self._config_digest(v[0], v[1]))},
             opts=pulumi.ResourceOptions(parent=self, depends_on=methods),
         )
+        # Presented to the target on every integration call (mutual TLS to the backend): the inference guard trusts
+        # the principal header only from a connection with this certificate.
+        self.client_certificate = aws.apigateway.ClientCertificate(
+            f"{name}-client-certificate", description=f"{self.api_name} to its model backends", tags=tags, opts=child,
+        )
+        self.client_certificate_pem = self.client_certificate.pem_encoded_certificate
         stage = aws.apigateway.Stage(
             f"{name}-stage",
             rest_api=api.id,
             deployment=deployment.id,
             stage_name=args.stage_name,
+            client_certificate_id=self.client_certificate.id,
             access_log_settings={"destination_arn": access_logs.arn, "format": ACCESS_LOG_FORMAT},
             xray_tracing_enabled=True,
             variables=(
@@ -512,6 +556,18 @@ class ModelEndpoint(pulumi.ComponentResource):
         )
         return authorizer.id
 
+    def _principal_mapping(self) -> dict[str, Any]:
+        """The caller as the gateway authenticated it, in a header the target trusts only on a connection that
+        presented this stage's client certificate. A header the caller sent under that name is overwritten."""
+        header = self._args.principal_header
+        if header is None:
+            return {}
+        auth = self._args.auth
+        source = ("context.identity.userArn" if isinstance(auth, IamAuth)
+                  else "context.authorizer.claims.sub" if isinstance(auth, CognitoJwtAuth)
+                  else "context.authorizer.principalId")
+        return {"request_parameters": {f"integration.request.header.{header}": source}}
+
     def _method_auth(self, authorizer_id: pulumi.Output[str] | None) -> dict[str, Any]:
         auth = self._args.auth
         if isinstance(auth, IamAuth):
@@ -527,6 +583,8 @@ class ModelEndpoint(pulumi.ComponentResource):
         args = self._args
         described = {
             "paths": list(args.paths),
+            "upstream_paths": dict(args.upstream_paths),
+            "principal_header": args.principal_header,
             "auth": type(args.auth).__name__,
             "authorizer": authorizer_id,
             "scopes": list(getattr(args.auth, "scopes", ())),

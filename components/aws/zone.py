@@ -12,7 +12,7 @@ from components.aws.credential_janitor import CredentialJanitor, CredentialJanit
 from components.aws.evidence_store import EvidenceStore, EvidenceStoreArgs
 from components.aws.guardrails import Guardrails, GuardrailsArgs, guardrail_defaults_for_tier
 from components.aws.image_trust import ImageTrust, ImageTrustArgs
-from components.aws.model_endpoint import ClientLimits, ModelEndpoint, ModelEndpointArgs
+from components.aws.model_endpoint import OPENAI_REQUEST_SCHEMA, ClientLimits, ModelEndpoint, ModelEndpointArgs
 from components.aws.secrets import RotatedSecret, RotatedSecretArgs
 from components.aws.telemetry_watch import TelemetryWatch, TelemetryWatchArgs
 from components.aws.gpu_cluster import GpuCluster, GpuClusterArgs
@@ -24,12 +24,14 @@ from components.aws.weights import WeightsBucket, WeightsBucketArgs
 from components.config import StackConfig
 from components.k8s.gpu_runtime import GpuRuntime, GpuRuntimeArgs
 from components.k8s.image_admission import ImageAdmission, ImageAdmissionArgs
+from components.k8s.guard import GUARD_PORT, PRINCIPAL_HEADER, BedrockGuardrail, GatewayMtls, GuardSettings
 from components.k8s.namespace import HardenedNamespace, HardenedNamespaceArgs
 from components.k8s.provider import cluster_options
 from components.k8s.serving import EksPlatform, ModelServing, ModelServingArgs
 
 MODELS_NAMESPACE = "models"
-SERVING_PORT = 8000
+# The API's paths and where each goes on the inference guard (the OpenAI-compatible API it serves).
+GUARD_PATHS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
 
 
 class AwsZone(pulumi.ComponentResource):
@@ -255,12 +257,16 @@ class AwsZone(pulumi.ComponentResource):
             ),
             opts=k8s_opts,
         )
+        # The API comes first: each model pod's guard trusts its client certificate.
+        self._api(config, balancer, tags, child)
         for release in config.models:
             role = cluster.service_account_role(f"{name}-{release.name}-verifier", MODELS_NAMESPACE, release.name, tags)
             versions = [release.version] + ([release.canary.version] if release.canary else [])
             for version in versions:
                 self.weights.grant_read(f"{release.name}-{version}", role, f"models/{release.name}/{version}")
             self.reference_store.grant_verify(release.name, role)
+            # The pod's role also serves its guard: bedrock:ApplyGuardrail on the zone's pinned version only.
+            self.guardrails.grant_apply(release.name, role)
             serving = ModelServing(
                 f"{name}-{release.name}",
                 ModelServingArgs.from_release(
@@ -270,6 +276,14 @@ class AwsZone(pulumi.ComponentResource):
                     namespace=namespace.namespace_name,
                     verifier_image=config.verifier_image,
                     platform=EksPlatform(verifier_role_arn=role.arn, region=config.region),
+                    guard=GuardSettings(
+                        tier=config.profile.tier,
+                        guardrail=BedrockGuardrail(guardrail_id=self.guardrails.guardrail_id,
+                                                   guardrail_version=self.guardrails.version, region=config.region),
+                        identity=GatewayMtls(tls_secret_name=config.endpoint.guard_certificate,
+                                             gateway_ca_pem=self.endpoint.client_certificate_pem,
+                                             principal_header=PRINCIPAL_HEADER),
+                    ),
                     # Bottlerocket confines containers with SELinux and has no AppArmor: the stack waives the
                     # AppArmor rule for these pods with that reason, and seccomp stays on.
                     disable_apparmor=True,
@@ -278,7 +292,6 @@ class AwsZone(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[admission])),
             )
             self._bind_to_load_balancer(f"{name}-{release.name}", release.name, serving, target_group, k8s_opts)
-        self._api(config, balancer, tags, child)
         # The API key agents and tools present to internal services, rotated by the zone's tier (SC-04). Readers are
         # granted per consumer with `agent_token.grant_read`; until then only the rotation function can read it.
         self.agent_token = RotatedSecret(
@@ -300,17 +313,17 @@ class AwsZone(pulumi.ComponentResource):
         )
 
     def _load_balancer(self, config: StackConfig, tags: dict, child: pulumi.ResourceOptions):
-        """An internal NLB in the isolated subnets: TLS ends here with the stack's certificate, then plain HTTP to
-        model-server pod IPs inside the VPC. Only the private API (through its VPC link) sends it traffic."""
+        """An internal NLB in the isolated subnets passing TLS through to the model pods' guards, where it ends (the
+        guard verifies API Gateway's client certificate). Only the private API (through its VPC link) sends it traffic."""
         name = self._zone_name
         group = aws.ec2.SecurityGroup(
             f"{name}-model-nlb-sg",
             vpc_id=self.network.vpc_id,
-            description=f"Model API load balancer of zone {config.zone}: TLS from the zone, HTTP to model servers",
+            description=f"Model API load balancer of zone {config.zone}: TLS from the zone, passed through to the guards",
             ingress=[{"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": [config.network.cidr],
                       "description": "the private API's VPC link, inside the zone"}],
-            egress=[{"protocol": "tcp", "from_port": SERVING_PORT, "to_port": SERVING_PORT, "cidr_blocks": self.network.subnet_cidrs,
-                     "description": "model-server pods"}],
+            egress=[{"protocol": "tcp", "from_port": GUARD_PORT, "to_port": GUARD_PORT, "cidr_blocks": self.network.subnet_cidrs,
+                     "description": "model pods' inference guards"}],
             tags={**tags, "Name": f"{name}-model-nlb-sg"},
             opts=child,
         )
@@ -326,11 +339,13 @@ class AwsZone(pulumi.ComponentResource):
         )
         target_group = aws.lb.TargetGroup(
             f"{name}-model-targets",
-            port=SERVING_PORT,
+            port=GUARD_PORT,
             protocol="TCP",
             target_type="ip",
             vpc_id=self.network.vpc_id,
-            health_check={"protocol": "HTTP", "path": "/health", "port": "traffic-port"},
+            # The guard's port requires the gateway's client certificate, which a health check cannot present: the
+            # check is a TCP connect, and the load balancer controller registers only pods whose guard is ready.
+            health_check={"protocol": "TCP", "port": "traffic-port"},
             tags=tags,
             opts=child,
         )
@@ -338,9 +353,8 @@ class AwsZone(pulumi.ComponentResource):
             f"{name}-model-tls",
             load_balancer_arn=balancer.arn,
             port=443,
-            protocol="TLS",
-            ssl_policy="ELBSecurityPolicy-TLS13-1-2-2021-06",
-            certificate_arn=config.endpoint.certificate_arn,
+            # TLS passes through: it ends at each pod's guard, which must see API Gateway's client certificate.
+            protocol="TCP",
             default_actions=[{"type": "forward", "target_group_arn": target_group.arn}],
             tags=tags,
             opts=child,
@@ -356,7 +370,7 @@ class AwsZone(pulumi.ComponentResource):
             api_version="elbv2.k8s.aws/v1beta1",
             kind="TargetGroupBinding",
             metadata={"name": f"{model}-api", "namespace": MODELS_NAMESPACE},
-            spec={"serviceRef": {"name": serving.service_name, "port": SERVING_PORT},
+            spec={"serviceRef": {"name": serving.service_name, "port": GUARD_PORT},
                   "targetGroupARN": target_group.arn, "targetType": "ip"},
             opts=k8s_opts,
         )
@@ -370,6 +384,10 @@ class AwsZone(pulumi.ComponentResource):
                 region=config.region,
                 target_nlb_arn=balancer.arn,
                 target_url=f"https://{endpoint.hostname}",
+                paths=tuple(GUARD_PATHS),
+                upstream_paths=GUARD_PATHS,
+                principal_header=PRINCIPAL_HEADER,
+                request_schema=OPENAI_REQUEST_SCHEMA,
                 vpc_endpoint_ids=[self.network.interface_endpoint_ids["execute-api"]],
                 alarm_topic_arn=self.alerts.topic_arn,
                 clients={name: ClientLimits(rate_limit=c.rate_limit, burst_limit=c.burst_limit, daily_quota=c.daily_quota)

@@ -229,7 +229,7 @@ def test_releases_parsed_from_stack_config_carry_their_artifact_pins():
             "modelfort:verifierImage": MANIFEST["image"].replace("model-server", "weights-verifier"),
             "modelfort:supplyChain": json.dumps({"trustedBuilders": list(POLICY.trusted_builders)}),
             "modelfort:endpoint": json.dumps({"hostname": "models.production.internal.example.com",
-                                              "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0b8c3a4e-5d6f-4a1b-9c2d-3e4f5a6b7c8d",
+                                              "guardCertificate": "modelfort-guard-tls",
                                               "clients": {"app": {"rateLimit": 1, "burstLimit": 2, "dailyQuota": 10}}}),
             "modelfort:models": json.dumps([{
                 "name": "llama-guard", "version": "3.1.0", "image": MANIFEST["image"], "rootDigest": MANIFEST["rootDigest"],

@@ -148,7 +148,7 @@ VERIFIER = "123456789012.dkr.ecr.us-east-1.amazonaws.com/modelfort/verifier@sha2
 def test_a_model_release_takes_safe_defaults_and_derives_its_locations():
     supply_chain = json.dumps({"trustedBuilders": ["https://github.com/slsa-framework/slsa-github-generator@refs/tags/v2.1.0"]})
     endpoint = json.dumps({"hostname": "models.production.internal.example.com",
-                           "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0b8c3a4e-5d6f-4a1b-9c2d-3e4f5a6b7c8d",
+                           "guardCertificate": "modelfort-guard-tls",
                            "clients": {"support-assistant": {"rateLimit": 20, "burstLimit": 40, "dailyQuota": 200000}}})
     config = parse_stack_config({**VALID, "modelfort:models": json.dumps([MODEL]), "modelfort:verifierImage": VERIFIER,
                                  "modelfort:supplyChain": supply_chain, "modelfort:endpoint": endpoint}, "p")
@@ -211,11 +211,11 @@ def test_served_models_need_a_supply_chain_policy(supply_chain, expected):
     "endpoint,expected",
     [
         (None, "modelfort:endpoint: required when modelfort:models is set"),
-        ({"hostname": "models.internal", "certificateArn": "arn:aws:acm:us-east-1:1:certificate/x", "clients": {}},
-         "modelfort:endpoint.certificateArn"),
-        ({"hostname": "models.internal.example.com", "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0b8c3a4e-5d6f-4a1b-9c2d-3e4f5a6b7c8d",
+        ({"hostname": "models.internal", "guardCertificate": "Not_A_Name", "clients": {}},
+         "modelfort:endpoint.guardCertificate"),
+        ({"hostname": "models.internal.example.com", "guardCertificate": "modelfort-guard-tls",
           "clients": {}}, "modelfort:endpoint.clients: name at least one client"),
-        ({"hostname": "models.internal.example.com", "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0b8c3a4e-5d6f-4a1b-9c2d-3e4f5a6b7c8d",
+        ({"hostname": "models.internal.example.com", "guardCertificate": "modelfort-guard-tls",
           "clients": {"app": {"rateLimit": 0, "burstLimit": 1, "dailyQuota": 1}}}, "modelfort:endpoint.clients.app: rateLimit"),
     ],
 )
