@@ -99,4 +99,14 @@ class ModelGuardrails(pulumi.ComponentResource):
             opts=child,
         )
         self.template_name = template.name
+        self.template_id = f"modelfort-{args.zone}"
+        """The template's id, known when the program runs: what each model's guard names in its config."""
+        self._project, self._child = args.project, child
         self.register_outputs({"template_name": self.template_name})
+
+    def grant_use(self, grant_name: str, member: pulumi.Input[str]) -> gcp.projects.IAMMember:
+        """Let one model's guard (its Workload Identity principal) call sanitizeUserPrompt / sanitizeModelResponse.
+        `roles/modelarmor.user` is granted on the project: Model Armor has no per-template IAM, and the role reads
+        and uses templates without changing them."""
+        return gcp.projects.IAMMember(f"{grant_name}-model-armor-user", project=self._project,
+                                      role="roles/modelarmor.user", member=member, opts=self._child)

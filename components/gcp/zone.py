@@ -21,6 +21,7 @@ from components.gcp.reference_store import ModelReferenceStore, ModelReferenceSt
 from components.gcp.secrets import RotatedSecret, RotatedSecretArgs, SecretRotation, SecretRotationArgs
 from components.gcp.supply_chain import ImageTrust, ImageTrustArgs
 from components.gcp.weights import WeightsBucket, WeightsBucketArgs
+from components.k8s.guard import GuardSettings, JwtIdentity, ModelArmorGuardrail
 from components.k8s.namespace import HardenedNamespace, HardenedNamespaceArgs
 from components.k8s.provider import cluster_options
 from components.k8s.serving import GkePlatform, ModelServing, ModelServingArgs
@@ -241,6 +242,7 @@ class GcpZone(pulumi.ComponentResource):
             for version in versions:
                 self.weights.grant_read(f"{release.name}-{version}", principal, f"models/{release.name}/{version}")
             self.reference_store.grant_verify(release.name, principal, release.name)
+            self.guardrails.grant_use(f"{name}-{release.name}", principal)
             ModelServing(
                 f"{name}-{release.name}",
                 ModelServingArgs.from_release(
@@ -252,6 +254,21 @@ class GcpZone(pulumi.ComponentResource):
                     platform=GkePlatform(project=config.project),
                     # GKE's driver and device plugin serve GPUs to the default runtime.
                     runtime_class_name=None,
+                    guard=GuardSettings(
+                        tier=config.profile.tier,
+                        guardrail=ModelArmorGuardrail(project=config.project, location=config.region,
+                                                      template=self.guardrails.template_id),
+                        identity=google_id_tokens(config.zone),
+                    ),
                 ),
                 opts=k8s_opts,
             )
+
+
+def google_id_tokens(zone: str) -> JwtIdentity:
+    """Callers on Google Cloud present a Google-signed ID token (a service account's, from the metadata server or
+    `gcloud auth print-identity-token --audiences=modelfort-<zone>`): no shared secret to issue or rotate, and the
+    principal each telemetry line names is the caller's service account email. The audience is the zone, so a token
+    minted for another service is refused."""
+    return JwtIdentity(issuer="https://accounts.google.com", audience=f"modelfort-{zone}",
+                       jwks_url="https://www.googleapis.com/oauth2/v3/certs", principal_claim="email")

@@ -152,7 +152,7 @@ def test_gke_serves_each_pinned_release_verified_from_cloud_storage(production):
     assert verifier["image"].startswith("us-central1-docker.pkg.dev/modelfort-production/")
     # Credentials come from Workload Identity: no AWS variables, no IRSA token, no key file anywhere.
     assert verifier["env"] == [{"name": "GOOGLE_CLOUD_PROJECT", "value": "modelfort-production"}]
-    assert {v["name"] for v in pod["volumes"]} == {"models", "verifier-tmp", "server-tmp"}
+    assert {v["name"] for v in pod["volumes"]} == {"models", "verifier-tmp", "server-tmp", "guard-tmp", "guard-config"}
     assert "annotations" not in deployment["properties"]["spec"]["template"]["metadata"]
     (account,) = _of(production, "kubernetes:core/v1:ServiceAccount")
     assert not account["properties"]["metadata"].get("annotations") and account["properties"]["automountServiceAccountToken"] is False
@@ -215,3 +215,23 @@ def test_the_kubernetes_provider_reaches_the_private_endpoint_with_short_lived_t
 def _bucket(result: dict, role: str) -> str:
     (bucket,) = [r for r in _of(result, "gcp:storage/bucket:Bucket") if r["name"] == f"production-{role}-bucket"]
     return bucket["id"]  # a bucket's ID is its (auto-generated) name
+
+
+@pytest.mark.control("RC-01", "RC-02", "GR-01", "NB-05")
+def test_gke_model_pods_are_served_through_a_guard_with_model_armor_and_google_id_tokens(production):
+    pod = _pod(_of(production, "kubernetes:apps/v1:Deployment")[0])
+    server, guard = pod["containers"]
+    assert guard["name"] == "guard" and "ports" not in server
+    (config_map,) = [r for r in _of(production, "kubernetes:core/v1:ConfigMap")
+                     if r["properties"]["metadata"]["name"].startswith("llama-guard-guard-")]
+    config = json.loads(config_map["properties"]["data"]["guard.json"])
+    assert config["guardrail"] == {"provider": "model-armor", "failOpen": False, "modelArmor": {
+        "project": "modelfort-production", "location": "us-central1", "template": "modelfort-production"}}
+    assert config["identity"]["mode"] == "jwt"
+    assert config["identity"]["jwt"]["issuer"] == "https://accounts.google.com"
+    assert config["identity"]["jwt"]["audience"] == "modelfort-production"
+    # The guard's principal may call Model Armor, and nothing broader.
+    principal = PRINCIPAL.format(number=gcp_project_number("modelfort-production"))
+    roles = {r["properties"]["role"] for r in _of(production, "gcp:projects/iAMMember:IAMMember")
+             if r["properties"]["member"] == principal}
+    assert roles == {"roles/modelarmor.user"}
