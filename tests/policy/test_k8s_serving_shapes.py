@@ -87,6 +87,17 @@ def test_kserve_framework_components_carry_their_container_fields_directly(packs
 
 
 @pytest.mark.control("RI-04")
+def test_a_kserve_model_container_beside_listed_sidecars_is_still_judged(packs):
+    # KServe runs `containers` beside the framework key's container as its sidecars: listing one must not hide it.
+    component = {**pod_spec(containers=[container("sidecar")]),
+                 "model": {**container("kserve-container"), "modelFormat": {"name": "pytorch"}}}
+    assert violations(packs.get(), [*namespace(), inference_service(component)]) == {}
+    bad = copy.deepcopy(component)
+    bad["model"]["securityContext"]["privileged"] = True
+    assert violations(packs.get(), [*namespace(), inference_service(bad)]) == {"k8s-no-privileged-containers": {"isvc"}}
+
+
+@pytest.mark.control("RI-04")
 def test_every_template_of_a_multi_template_resource_is_found_and_named():
     head, worker = pod_spec(), pod_spec(containers=[container("worker")])
     found = pod_templates("kubernetes:ray.io/v1:RayCluster", ray_cluster(head, worker)["properties"])

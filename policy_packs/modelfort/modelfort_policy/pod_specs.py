@@ -7,8 +7,9 @@ table of known CRDs that an unknown one slips past, the object is walked and eve
 shape is returned:
 
 - a mapping with a `containers` list whose entries are mappings naming an `image` is a pod spec;
-- a KServe component (predictor, transformer, explainer) may instead carry one container's fields directly under a
-  framework key (`model`, `pytorch`, `triton`, ...): such a component is a pod spec whose one container is that entry;
+- a KServe component (predictor, transformer, explainer) may carry a container's fields directly under a framework
+  key (`model`, `pytorch`, `triton`, ...), instead of or beside a `containers` list: such a component is a pod spec
+  of that entry and the listed containers (its sidecars);
 - an Argo template runs one `container` (or `script`) with `sidecars` and `initContainers`: it is a pod spec of those,
   and the workflow-wide pod settings (`hostNetwork`, `securityContext`, ...) of its spec apply to it.
 
@@ -93,16 +94,19 @@ def is_pod_spec(value: Any) -> bool:
 
 
 def _kserve_component(value: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """A KServe component with its container fields under a framework key, as a pod spec of that one container."""
-    if "containers" in value:
+    """A KServe component with container fields under a framework key, as a pod spec of that container and of any
+    `containers` beside it (KServe runs those as the model container's sidecars)."""
+    framework = [
+        {"name": key, **value[key]}
+        for key in sorted(KSERVE_CONTAINER_KEYS & set(value))
+        if isinstance(value[key], Mapping) and CONTAINER_FIELDS & set(value[key])
+    ]
+    if not framework:
         return None
-    for key in sorted(KSERVE_CONTAINER_KEYS & set(value)):
-        entry = value[key]
-        if isinstance(entry, Mapping) and CONTAINER_FIELDS & set(entry):
-            extra = [{"name": key, **entry}]
-            rest = {k: v for k, v in value.items() if k not in KSERVE_CONTAINER_KEYS}
-            return {**rest, "containers": extra}
-    return None
+    listed = value.get("containers")
+    sidecars = [c for c in listed if isinstance(c, Mapping)] if _is_list(listed) else []
+    rest = {k: v for k, v in value.items() if k not in KSERVE_CONTAINER_KEYS}
+    return {**rest, "containers": [*framework, *sidecars]}
 
 
 def _single_container_template(value: Mapping[str, Any], inherited: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -131,10 +135,11 @@ def _walk(value: Any, path: tuple[str, ...], parent: Mapping[str, Any], found: F
 
 def _visit(value: Any, path: tuple[str, ...], parent: Mapping[str, Any], found: Found, depth: int, skip: frozenset[str]) -> None:
     if isinstance(value, Mapping):
-        if is_pod_spec(value):
+        # A framework key first: a component that also lists containers would otherwise lose its model container.
+        component = _kserve_component(value)
+        if component is None and is_pod_spec(value):
             found.append((path, value, _map(parent.get("metadata")) if path and path[-1] == "spec" else _map(value.get("metadata"))))
             return  # a pod spec holds no further pod specs
-        component = _kserve_component(value)
         if component is None:
             inherited = {k: parent[k] for k in WORKFLOW_POD_FIELDS if k in parent} if path[-2:-1] == ("templates",) else {}
             component = _single_container_template(value, inherited)
