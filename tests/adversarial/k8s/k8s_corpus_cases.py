@@ -9,6 +9,7 @@ violation of `policy` on the resource named `target`; the secure twin must pass 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -50,15 +51,34 @@ def hardened_container(name: str = "server", **security) -> dict:
     }
 
 
-def hardened_pod(secure: bool = True, *, insecure: dict | None = None, containers: list | None = None, **security) -> dict:
+GUARD_CONFIG_MAP = "guard-config"
+GUARD_PORT = 8443
+
+
+def guard_container() -> dict:
+    """The inference guard in front of the pod's server, its config read from the namespace's guard ConfigMap."""
+    return {
+        **hardened_container("guard"),
+        "args": ["modelfort", "guard", "--config", "/etc/modelfort/guard/guard.json"],
+        "ports": [{"name": "guard", "containerPort": GUARD_PORT}],
+        "volumeMounts": [{"name": "guard-config", "mountPath": "/etc/modelfort/guard", "readOnly": True}],
+    }
+
+
+def hardened_pod(secure: bool = True, *, insecure: dict | None = None, containers: list | None = None,
+                 guarded: bool = False, **security) -> dict:
     """A pod spec that passes every pod rule; when not `secure`, `insecure` pod fields or container `security`
-    settings are applied."""
+    settings are applied. A `guarded` pod serves a model: its server is reached only through the guard, in both
+    twins, so the insecure twin is blocked for its own flaw alone."""
     pod = {
         "automountServiceAccountToken": False,
         "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}, "appArmorProfile": {"type": "RuntimeDefault"}},
         "containers": containers or [hardened_container(**({} if secure else security))],
         "volumes": [{"name": "tmp", "emptyDir": {}}],
     }
+    if guarded:
+        pod["containers"] = [*pod["containers"], guard_container()]
+        pod["volumes"].append({"name": "guard-config", "configMap": {"name": GUARD_CONFIG_MAP}})
     if not secure:
         pod.update(insecure or {})
     return pod
@@ -83,6 +103,11 @@ def managed_namespace(name: str = NS, labels: dict | None = None, opts: pulumi.R
     k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(f"{name}-vapb", metadata={"name": f"deny-exec-{name}"}, spec={
         "policyName": f"deny-exec-{name}", "validationActions": ["Deny"],
         "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}}, opts=opts)
+    # The guard's config, for the cases whose pods serve a model (a ConfigMap no other case reads).
+    k8s.core.v1.ConfigMap(f"{name}-guard-config", metadata={"name": GUARD_CONFIG_MAP, "namespace": name}, data={
+        "guard.json": json.dumps({"tier": "critical", "listen": {"port": GUARD_PORT},
+                                  "upstream": {"url": "http://127.0.0.1:8000"}, "guardrail": {"provider": "bedrock"}})},
+        opts=opts)
     return ns
 
 
@@ -91,8 +116,8 @@ def custom(name: str, api_version: str, kind: str, spec: dict, opts: pulumi.Reso
                                             metadata={"name": name, "namespace": NS}, spec=spec, opts=opts)
 
 
-def template(secure: bool, **insecure_security) -> dict:
-    return {"metadata": {"labels": {"app": "m"}}, "spec": hardened_pod(secure, **insecure_security)}
+def template(secure: bool, guarded: bool = False, **insecure_security) -> dict:
+    return {"metadata": {"labels": {"app": "m"}}, "spec": hardened_pod(secure, guarded=guarded, **insecure_security)}
 
 
 # ------------------------------------------------------------------------------------------------ custom resources
@@ -100,14 +125,14 @@ def template(secure: bool, **insecure_security) -> dict:
 def kserve_predictor_containers_privileged(secure: bool) -> None:
     managed_namespace()
     custom("isvc-privileged", "serving.kserve.io/v1beta1", "InferenceService",
-           {"predictor": hardened_pod(secure, privileged=True)})
+           {"predictor": hardened_pod(secure, guarded=True, privileged=True)})
 
 
 @case("crd", "isvc-model", "k8s-no-privileged-containers")
 def kserve_model_component_privileged(secure: bool) -> None:
     managed_namespace()
-    predictor = hardened_pod()
-    predictor.pop("containers")
+    predictor = hardened_pod(guarded=True)
+    predictor["containers"] = [guard_container()]  # beside the model component, which is the server
     model = hardened_container("kserve-container", **({} if secure else {"privileged": True}))
     predictor["model"] = {**model, "modelFormat": {"name": "huggingface"}, "storageUri": "s3://weights/llama"}
     custom("isvc-model", "serving.kserve.io/v1beta1", "InferenceService", {"predictor": predictor})
@@ -117,7 +142,7 @@ def kserve_model_component_privileged(secure: bool) -> None:
 def kserve_transformer_host_pid(secure: bool) -> None:
     managed_namespace()
     custom("isvc-transformer", "serving.kserve.io/v1beta1", "InferenceService", {
-        "predictor": hardened_pod(), "transformer": hardened_pod(secure, insecure={"hostPID": True})})
+        "predictor": hardened_pod(guarded=True), "transformer": hardened_pod(secure, guarded=True, insecure={"hostPID": True})})
 
 
 @case("crd", "ray-cluster", "k8s-no-privileged-containers")
@@ -131,7 +156,7 @@ def ray_worker_group_privileged(secure: bool) -> None:
 @case("crd", "ray-service", "k8s-no-host-namespaces")
 def ray_service_head_host_network(secure: bool) -> None:
     managed_namespace()
-    head = {"metadata": {}, "spec": hardened_pod(secure, insecure={"hostNetwork": True})}
+    head = {"metadata": {}, "spec": hardened_pod(secure, guarded=True, insecure={"hostNetwork": True})}
     custom("ray-service", "ray.io/v1", "RayService", {"serveConfigV2": "applications: []", "rayClusterConfig": {
         "headGroupSpec": {"rayStartParams": {}, "template": head}, "workerGroupSpecs": []}})
 
@@ -187,7 +212,7 @@ def leader_worker_set_privileged(secure: bool) -> None:
 @case("crd", "knative", "k8s-no-privilege-escalation")
 def knative_service_privilege_escalation(secure: bool) -> None:
     managed_namespace()
-    custom("knative", "serving.knative.dev/v1", "Service", {"template": template(secure, allowPrivilegeEscalation=True)})
+    custom("knative", "serving.knative.dev/v1", "Service", {"template": template(secure, guarded=True, allowPrivilegeEscalation=True)})
 
 
 class ModelPlatform(pulumi.ComponentResource):
@@ -197,7 +222,7 @@ class ModelPlatform(pulumi.ComponentResource):
         super().__init__("acme:platform:ModelPlatform", name)
         managed_namespace(opts=pulumi.ResourceOptions(parent=self))
         custom("wrapped-isvc", "serving.kserve.io/v1beta1", "InferenceService",
-               {"predictor": hardened_pod(secure, privileged=True)}, opts=pulumi.ResourceOptions(parent=self))
+               {"predictor": hardened_pod(secure, guarded=True, privileged=True)}, opts=pulumi.ResourceOptions(parent=self))
         self.register_outputs({})
 
 
@@ -211,7 +236,7 @@ def output_apply_builds_the_spec(secure: bool) -> None:
     """Evasion: the spec is computed inside Output.apply, so it is only known once the output resolves."""
     managed_namespace()
     flag = pulumi.Output.from_input(not secure)
-    spec = flag.apply(lambda host: {"predictor": {**hardened_pod(), "hostIPC": host}})
+    spec = flag.apply(lambda host: {"predictor": {**hardened_pod(guarded=True), "hostIPC": host}})
     custom("applied-isvc", "serving.kserve.io/v1beta1", "InferenceService", spec)
 
 
@@ -243,7 +268,7 @@ def deployment_unmasked_proc(secure: bool) -> None:
 @case("procmount", "unmasked-isvc", "k8s-no-privileged-containers")
 def inference_service_unmasked_proc(secure: bool) -> None:
     managed_namespace()
-    custom("unmasked-isvc", "serving.kserve.io/v1beta1", "InferenceService", {"predictor": hardened_pod(secure, procMount="Unmasked")})
+    custom("unmasked-isvc", "serving.kserve.io/v1beta1", "InferenceService", {"predictor": hardened_pod(secure, guarded=True, procMount="Unmasked")})
 
 
 # ------------------------------------------------------------------------------------------------ Helm values
