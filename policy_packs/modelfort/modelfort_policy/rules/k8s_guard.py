@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from pulumi_policy.proxy import UnknownValueError
+
 from modelfort_policy.pod_specs import PodTemplate
 from modelfort_policy.props import as_list, as_mappings, referenced
 from modelfort_policy.rule import Context, Finding, Rule, StackResource
@@ -122,24 +124,40 @@ def _config_map_for(workload: Workload, cluster: Cluster, name: Any, key: str) -
                 return config_map, None
         return None, f"ConfigMap '{name}' is not in this stack"
     dependencies = {d.urn for prop in ("spec", "template") for d in referenced(workload.resource, prop)}
-    candidates = [m for m in maps if m.urn in dependencies and key in _map(_known(lambda m=m: m.props.get("data"), {}))]
+    candidates = [m for m in maps if m.urn in dependencies and _holds(m, key)]
     if len(candidates) == 1:
         return candidates[0], None
     return None, "its ConfigMap's name is computed and no single ConfigMap of this stack that the pod depends on holds it"
+
+
+def _holds(config_map: StackResource, key: str) -> bool:
+    """The ConfigMap's data has `key`; a data map not known until deploy might, so it counts (and is then read as
+    unknown, a violation)."""
+    try:
+        return key in _map(config_map.props.get("data"))
+    except UnknownValueError:
+        return True
 
 
 def _read_config(workload: Workload, cluster: Cluster, guard: Mapping[str, Any]) -> tuple[Mapping[str, Any] | None, str | None]:
     path = _config_path(guard)
     if path is None:
         return None, "the guard names no absolute --config path (or MODELFORT_GUARD_CONFIG)"
-    mounts = [m for m in as_mappings(guard.get("volumeMounts"))
-              if path.startswith(str(m.get("mountPath", "")).rstrip("/") + "/")]
+    def holds(mount: Mapping[str, Any]) -> bool:
+        mount_path = str(mount.get("mountPath", "")).rstrip("/")
+        # A directory mount holds the file; a file mount (subPath) is the file.
+        return path.startswith(mount_path + "/") or (path == mount_path and bool(mount.get("subPath")))
+
+    mounts = [m for m in as_mappings(guard.get("volumeMounts")) if holds(m)]
     if not mounts:
         return None, f"the guard's config {path} is on no volume"
     mount = max(mounts, key=lambda m: len(str(m.get("mountPath", ""))))
-    relative = posixpath.relpath(path, str(mount.get("mountPath")))
-    if mount.get("subPath"):
-        relative = posixpath.join(str(mount.get("subPath")), relative)
+    if path == str(mount.get("mountPath", "")).rstrip("/"):
+        relative = str(mount.get("subPath"))
+    else:
+        relative = posixpath.relpath(path, str(mount.get("mountPath")))
+        if mount.get("subPath"):
+            relative = posixpath.join(str(mount.get("subPath")), relative)
     volume = next((v for v in as_mappings(workload.template.spec.get("volumes")) if v.get("name") == mount.get("name")), None)
     source = _map(_map(volume).get("configMap"))
     if not source:
@@ -211,9 +229,10 @@ def serving_workloads(cluster: Cluster) -> list[Workload]:
     return found
 
 
-def _server_problems(workload: Workload) -> Iterable[str]:
+def _server_problems(workload: Workload, guard: Mapping[str, Any]) -> Iterable[str]:
+    """Every container but the guard whose config was read is judged as a server (a second "guard" too)."""
     for container in _pod_containers(workload.template.spec):
-        if is_guard_container(container):
+        if container is guard:
             continue
         name = container.get("name", "?")
         ports = [p.get("containerPort") for p in as_mappings(container.get("ports"))]
@@ -268,59 +287,97 @@ def _describe(ports: set[Any]) -> str:
     return ", ".join(sorted(map(str, ports))) or "none known"
 
 
+UNSEEN = ("is not known until deploy, so the gate cannot show the guard is in front of the server (judge it with "
+          "`pulumi preview --policy-pack` once the value is known, or make it a plain value)")
+
+
 def check_served_through_guard(resources: Sequence[StackResource], _ctx: Context) -> Iterable[Finding]:
     cluster = Cluster(resources)
     for workload in serving_workloads(cluster):
-        where = workload.describe()
-        view = guard_view(workload, cluster)
+        try:
+            view = guard_view(workload, cluster)
+            findings = list(_pod_findings(workload, view))
+        except UnknownValueError:
+            yield Finding(f"{workload.describe()}: part of the pod or of its guard's config {UNSEEN}.", workload.resource.urn)
+            continue  # without the guard's ports, its Services and NetworkPolicies cannot be judged either
+        yield from findings
         if not view.containers:
-            yield Finding(f"{where}: model pod has no inference guard container (`modelfort guard`): requests reach the "
-                          "server without input or output controls, identity or telemetry.", workload.resource.urn)
-            continue
-        if view.config_problem:
-            yield Finding(f"{where}: {view.config_problem}; the gate cannot show the guard is in front of the server.",
-                          workload.resource.urn)
-        if view.config is not None and (problem := _loopback_problem(_map(view.config.get("upstream")).get("url"))):
-            yield Finding(f"{where}: {problem}.", workload.resource.urn)
-        for problem in _server_problems(workload):
-            yield Finding(f"{where}: {problem}.", workload.resource.urn)
-        labels = _labels(workload)
+            continue  # one finding: the pod has no guard for a Service to target
         namespace = cluster.namespace_of(workload.resource)
         for service in (r for r in resources if r.resource_type == SERVICE and cluster.namespace_of(r) is namespace):
-            spec = _map(_known(lambda s=service: s.props.get("spec"), {}))
-            if not _selects(_map(spec.get("selector")), labels):
-                continue
-            for port in as_mappings(spec.get("ports")):
-                target = port.get("targetPort", port.get("port"))
-                if target not in view.ports:
-                    yield Finding(f"Service '{service.name}' sends port {port.get('port')} to {target} of {where}, not "
-                                  f"to the guard ({_describe(view.ports)}): it reaches the server around the guard.",
-                                  service.urn)
+            try:
+                yield from _service_findings(service, workload, view)
+            except UnknownValueError:
+                yield Finding(f"Service '{service.name}' may select {workload.describe()}, and its selector or ports "
+                              f"{UNSEEN}.", service.urn)
         for policy in (r for r in resources if r.resource_type == NETWORK_POLICY and cluster.namespace_of(r) is namespace):
-            if not _policy_selects(policy, labels):
-                continue
-            for problem in _ingress_problems(policy, view):
-                yield Finding(f"NetworkPolicy '{policy.name}' ({where}): {problem}.", policy.urn)
+            try:
+                if _policy_selects(policy, _labels(workload)):
+                    for problem in _ingress_problems(policy, view):
+                        yield Finding(f"NetworkPolicy '{policy.name}' ({workload.describe()}): {problem}.", policy.urn)
+            except UnknownValueError:
+                yield Finding(f"NetworkPolicy '{policy.name}' may admit traffic to {workload.describe()}, and its "
+                              f"selector or ingress rules {UNSEEN}.", policy.urn)
+
+
+def _pod_findings(workload: Workload, view: GuardView) -> Iterable[Finding]:
+    where = workload.describe()
+    if not view.containers:
+        yield Finding(f"{where}: model pod has no inference guard container (`modelfort guard`): requests reach the "
+                      "server without input or output controls, identity or telemetry.", workload.resource.urn)
+        return
+    if view.config_problem:
+        yield Finding(f"{where}: {view.config_problem}; the gate cannot show the guard is in front of the server.",
+                      workload.resource.urn)
+    if view.config is not None and (problem := _loopback_problem(_map(view.config.get("upstream")).get("url"))):
+        yield Finding(f"{where}: {problem}.", workload.resource.urn)
+    for problem in _server_problems(workload, view.containers[0]):
+        yield Finding(f"{where}: {problem}.", workload.resource.urn)
+
+
+def _service_findings(service: StackResource, workload: Workload, view: GuardView) -> Iterable[Finding]:
+    spec = _map(service.props.get("spec"))
+    if not _selects(_map(spec.get("selector")), _labels(workload)):
+        return
+    ports = view.ports
+    for port in as_mappings(spec.get("ports")):
+        target = _port(port.get("targetPort", port.get("port")))
+        if target not in ports:
+            yield Finding(f"Service '{service.name}' sends port {_port(port.get('port'))} to {target} of "
+                          f"{workload.describe()}, not to the guard ({_describe(ports)}): it reaches the server "
+                          "around the guard.", service.urn)
+
+
+def _port(value: Any) -> Any:
+    """A port as the program wrote it: the engine hands numbers over as floats (8000.0)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def check_guard_fails_closed(resources: Sequence[StackResource], ctx: Context) -> Iterable[Finding]:
     cluster = Cluster(resources)
     for workload in serving_workloads(cluster):
-        view = guard_view(workload, cluster)
-        if not view.containers or view.config is None:
-            continue  # k8s-model-served-through-guard reports a missing or unreadable guard
-        where = workload.describe()
-        guardrail = _map(view.config.get("guardrail"))
-        if guardrail.get("failOpen") is True:
-            yield Finding(f"{where}: the guard serves requests when its guardrail errors or times out (failOpen).",
-                          workload.resource.urn)
-        if guardrail.get("provider") in (None, "none"):
-            yield Finding(f"{where}: the guard applies no cloud guardrail (provider {guardrail.get('provider')!r}): "
-                          "no PII, toxicity or unsafe-domain check on prompts and completions.", workload.resource.urn)
-        tier = view.config.get("tier")
-        if TIER_RANK.get(tier, 0) < ctx.tier.rank:
-            yield Finding(f"{where}: the guard runs at tier {tier!r}, weaker than the zone's {ctx.tier.name!r}: "
-                          "controls the zone requires could be off.", workload.resource.urn)
+        try:
+            yield from _fails_closed_findings(workload, cluster, ctx)
+        except UnknownValueError:
+            yield Finding(f"{workload.describe()}: the guard's config {UNSEEN}.", workload.resource.urn)
+
+
+def _fails_closed_findings(workload: Workload, cluster: Cluster, ctx: Context) -> Iterable[Finding]:
+    view = guard_view(workload, cluster)
+    if not view.containers or view.config is None:
+        return  # k8s-model-served-through-guard reports a missing or unreadable guard
+    where = workload.describe()
+    guardrail = _map(view.config.get("guardrail"))
+    if guardrail.get("failOpen") is True:
+        yield Finding(f"{where}: the guard serves requests when its guardrail errors or times out (failOpen).",
+                      workload.resource.urn)
+    if guardrail.get("provider") in (None, "none"):
+        yield Finding(f"{where}: the guard applies no cloud guardrail (provider {guardrail.get('provider')!r}): "
+                      "no PII, toxicity or unsafe-domain check on prompts and completions.", workload.resource.urn)
+    tier = view.config.get("tier")
+    if TIER_RANK.get(tier, 0) < ctx.tier.rank:
+        yield Finding(f"{where}: the guard runs at tier {tier!r}, weaker than the zone's {ctx.tier.name!r}: "
+                      "controls the zone requires could be off.", workload.resource.urn)
 
 
 RULES = (

@@ -357,12 +357,16 @@ def _argv(container: Mapping) -> list[str]:
 
 
 def is_guard_container(container: Mapping) -> bool:
-    """Runs `modelfort guard` (the inference guard), as `modelfort guard ...` or `python -m modelfort[.cli] guard`."""
+    """Runs `modelfort guard` (the inference guard) as its program: `modelfort guard ...`, `python -m modelfort[.cli]
+    guard ...` or `python -m modelfort.runtime.guard ...`. The words anywhere else in a command line (a banner, a
+    flag's value) do not make a container the guard, which would exempt it from the server checks."""
     argv = _argv(container)
-    for index, arg in enumerate(argv[:-1]):
-        if argv[index + 1] == "guard" and (arg.rsplit("/", 1)[-1] == "modelfort" or arg in ("modelfort.cli",)):
-            return True
-    return "modelfort.runtime.guard" in argv
+    if len(argv) >= 2 and argv[0].rsplit("/", 1)[-1] == "modelfort" and argv[1] == "guard":
+        return True
+    interpreter = bool(argv) and argv[0].rsplit("/", 1)[-1].startswith("python")
+    if interpreter and len(argv) >= 3 and argv[1] == "-m":
+        return argv[2] == "modelfort.runtime.guard" or (argv[2] in ("modelfort", "modelfort.cli") and argv[3:4] == ["guard"])
+    return False
 
 
 def _flag(argv: list[str], flag: str) -> str | None:
