@@ -25,6 +25,8 @@ PROVIDER_NAMESPACES = ("aws", "gcp", "kubernetes")
 
 AWS_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 GCP_REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
+# A Kubernetes object name that may hold dots (Secrets, ConfigMaps): RFC 1123 subdomain, at most 253 characters.
+DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 GCP_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 DNS_NAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$")
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}$")

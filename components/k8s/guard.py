@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import pulumi
 
+from components.config import AWS_REGION, DNS_SUBDOMAIN
+
 GUARD_CONTAINER = "guard"
 GUARD_PORT = 8443
 """The pod's only exposed port: the guard's."""
@@ -37,8 +39,6 @@ GATEWAY_CA_FILE = "ca.pem"
 PRINCIPAL_HEADER = "x-modelfort-principal"
 TIERS = ("standard", "elevated", "high", "critical")
 _HEADER = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
-_DNS = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,7 +51,7 @@ class BedrockGuardrail:
     region: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.region, str) or not _REGION.match(self.region):
+        if not isinstance(self.region, str) or not AWS_REGION.match(self.region):
             raise ValueError(f"BedrockGuardrail.region: {self.region!r} is not an AWS region name")
 
 
@@ -86,7 +86,7 @@ class GatewayMtls:
     """The header the integration maps `$context.authorizer.principalId` into. Defaults to x-modelfort-principal."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.tls_secret_name, str) or not _DNS.match(self.tls_secret_name):
+        if not isinstance(self.tls_secret_name, str) or not DNS_SUBDOMAIN.match(self.tls_secret_name):
             raise ValueError(f"GatewayMtls.tls_secret_name: {self.tls_secret_name!r} is not a Secret name")
         if not _HEADER.match(self.principal_header):
             raise ValueError(f"GatewayMtls.principal_header: {self.principal_header!r} is not a lowercase header name")
