@@ -103,3 +103,14 @@ def test_types_and_invokes_no_installed_sdk_declares_are_reported_as_gaps():
     assert {(g["kind"], g["token"]) for g in mocks.mock_gaps} == {
         ("output", "nosuchcloud:compute/machine:Machine"), ("invoke", "nosuchcloud:index/getThing:getThing")}
     assert mocks.unanswered_invokes == ["nosuchcloud:index/getThing:getThing"]
+
+
+def test_awsx_vpc_subnet_lists_are_as_long_as_its_zones_and_specs_imply(tmp_path):
+    """Programs index awsx's subnet lists by position (one subnet per zone per spec); a shorter answer would crash
+    them in `apply` before anything is judged."""
+    result = run_child(tmp_path, "sdk-awsx-subnets")
+    assert result["error"] is None, result["error"]["traceback"]
+    observed = by_name(result, "observed")["properties"]["data"]
+    assert observed["last_isolated"].startswith("subnet-")
+    assert observed["counts"] == "2,0,4" and observed["distinct"] == "4"
+    assert observed["default_counts"] == "3,3,0"  # awsx's defaults: three zones, a public and a private spec

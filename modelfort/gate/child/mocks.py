@@ -89,7 +89,8 @@ class RealisticMocks(pulumi.runtime.Mocks):
         if not args.custom and not remote:
             return None, {}
         if not args.custom:
-            return None, self._declared(args.typ, args.name, {}, outputs_only=False)
+            known = _awsx_vpc_subnets(args.name, args.inputs) if args.typ == "awsx:ec2:Vpc" else {}
+            return None, self._declared(args.typ, args.name, known, outputs_only=False)
         resource_id, state = self._hand_written(args)
         if args.typ.startswith("pulumi:providers:"):
             return resource_id, state
@@ -230,6 +231,26 @@ class RealisticMocks(pulumi.runtime.Mocks):
         context = values.Context(token, token.split(":")[-1], self._region_for(token, given),
                                  _gcp_config("project") or GCP_DEFAULT_PROJECT)
         return values.generate(shape, context, {k: v for k, v in given.items() if v is not None})
+
+
+AWSX_DEFAULT_ZONES = 3
+AWSX_DEFAULT_SPECS = ({"type": "Public"}, {"type": "Private"})
+
+
+def _awsx_vpc_subnets(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """awsx's Vpc makes one subnet per availability zone per subnet spec, so programs index its subnet lists by
+    position (`isolated_subnet_ids[3]` in a two-zone VPC with two isolated specs). Answer as many as the component's
+    inputs imply (awsx's defaults: three zones, one public and one private spec), each a distinct subnet id."""
+    zones = inputs.get("availabilityZoneNames")
+    count = len(zones) if isinstance(zones, list) and zones else inputs.get("numberOfAvailabilityZones")
+    count = int(count) if isinstance(count, (int, float)) and not isinstance(count, bool) and count > 0 else AWSX_DEFAULT_ZONES
+    specs = inputs.get("subnetSpecs")
+    specs = [spec for spec in specs if isinstance(spec, dict)] if isinstance(specs, list) and specs else list(AWSX_DEFAULT_SPECS)
+    out: dict[str, Any] = {}
+    for kind in ("Public", "Private", "Isolated"):
+        per_zone = sum(1 for spec in specs if str(spec.get("type", "")).lower() == kind.lower())
+        out[f"{kind.lower()}SubnetIds"] = [f"subnet-{_hex(f'{name}-{kind}-{index}', 17)}" for index in range(per_zone * count)]
+    return out
 
 
 def _caller_identity(_mocks: RealisticMocks, _args: dict) -> dict:

@@ -45,6 +45,11 @@ def words(name: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(name)]
 
 
+SCALAR_LIST_LENGTH = 3
+"""How many elements a generated list of strings has: three, the availability zones every region the mocks answer
+offers (a list of objects keeps one element: its fields are what rules read)."""
+
+
 @dataclass(frozen=True)
 class Context:
     """What a value is for: the resource (or invoke) token and name, and where the resource lives."""
@@ -117,7 +122,9 @@ def _value(shape: Shape, context: Context, path: str, given: Any) -> Any:
     if shape.kind == "list":
         item = _value(shape.item, context, f"{path}[0]", None) if shape.item is not None else None
         if shape.item is not None and shape.item.kind == "str":
-            item = string(singular(field), context, f"{path}[0]")
+            # Lists of identifiers (subnets, zones, addresses) are indexed by position in real programs
+            # (`public_subnet_ids[1]`): answer as many as a region has availability zones at least, each distinct.
+            return [string(singular(field), context, f"{path}[{index}]") for index in range(SCALAR_LIST_LENGTH)]
         return [item] if item is not None else []
     if shape.kind == "map":
         return {}
