@@ -306,15 +306,122 @@ def parse_event(data: object) -> TelemetryEvent:
     )
 
 
-def parse_event_json(line: str | bytes) -> TelemetryEvent:
-    """Parse one JSON text (a log line) into an event. Invalid JSON is a `TelemetryError` on `<root>`."""
+def parse_event_json(line: str | bytes, *, reference: bool = False) -> TelemetryEvent:
+    """Parse one JSON text (a log line) into an event. Invalid JSON is a `TelemetryError` on `<root>`.
+
+    Valid events take `_parse_valid` (the same checks without building field paths); anything it does not accept
+    goes through `parse_event`, which accepts or names the first bad field exactly as it always did. `reference`
+    skips the fast path (equivalence tests and benchmarks compare both)."""
     try:
         data = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise TelemetryError("<root>", f"not valid JSON ({error})") from None
     except RecursionError:
         raise TelemetryError("<root>", "JSON nesting is too deep") from None
+    if not reference:
+        event = _parse_valid(data)
+        if event is not None:
+            return event
     return parse_event(data)
+
+
+# --- fast path for valid events --------------------------------------------------------------------------------
+# Only for what `json.loads` returns (dict, list, str, int, float, bool, None; string keys), so exact type tests
+# are the isinstance tests of the readers above. Returns None on anything unusual (an error, an x_ extension inside
+# a nested object, a float token count...), and the caller then runs `parse_event` for the verdict: so this path
+# can only ever be stricter than `parse_event`, never more lenient, and builds the same event.
+
+_ALLOWED = _REQUIRED | _OPTIONAL
+_TEXT_KEYS = frozenset({"text", "tokens"})
+_GUARDRAIL_KEYS = frozenset({"action", "categories"})
+_TOOL_KEYS = frozenset({"name", "argument_bytes", "allowed"})
+_PASSAGE_KEYS = frozenset({"source_url", "text"})
+_ACTIONS = {action.value: action for action in GuardrailAction}
+_SUBSECOND_DIGITS = re.compile(r"(\.[0-9]{6})[0-9]+")
+_IDENTIFIER_MATCH = _IDENTIFIER.fullmatch
+_NO_ITEMS: list[Any] = []
+
+
+def _parse_valid(data: object) -> TelemetryEvent | None:  # noqa: C901 - one flat pass on purpose (speed)
+    if type(data) is not dict or not _REQUIRED <= data.keys():
+        return None
+    if len(data) > len(_REQUIRED):
+        for key in data.keys() - _ALLOWED:
+            if not key.startswith(_EXTENSION_PREFIX):
+                return None
+    version = data["schema_version"]
+    if (type(version) is not int and type(version) is not float) or version != SCHEMA_VERSION:
+        return None
+    tool_items = data.get("tool_calls", _NO_ITEMS)
+    passage_items = data.get("retrieved", _NO_ITEMS)
+    if (type(tool_items) is not list or len(tool_items) > MAX_TOOL_CALLS or type(passage_items) is not list
+            or len(passage_items) > MAX_PASSAGES):
+        return None
+    request_id, timestamp, caller = data["request_id"], data["timestamp"], data["caller"]
+    model, model_version, digest = data["model"], data["model_version"], data["root_digest"]
+    if (type(request_id) is not str or _IDENTIFIER_MATCH(request_id) is None
+            or type(caller) is not str or _CALLER.fullmatch(caller) is None
+            or type(model) is not str or _IDENTIFIER_MATCH(model) is None
+            or type(model_version) is not str or _IDENTIFIER_MATCH(model_version) is None
+            or type(timestamp) is not str or len(timestamp) > 40 or _TIMESTAMP.fullmatch(timestamp) is None
+            or type(digest) is not str or len(digest) > 71):
+        return None
+    digest_match = _DIGEST.fullmatch(digest)
+    if digest_match is None:
+        return None
+    if "." in timestamp:
+        timestamp = _SUBSECOND_DIGITS.sub(r"\1", timestamp)
+    try:
+        when = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return None
+    parts = []
+    for part in (data["input"], data["output"]):
+        if type(part) is not dict or part.keys() != _TEXT_KEYS:
+            return None
+        text, tokens = part["text"], part["tokens"]
+        if (type(text) is not str or len(text) > MAX_TEXT_CHARS or type(tokens) is not int
+                or not 0 <= tokens <= MAX_TOKENS):
+            return None
+        parts.append(TextPart(text, tokens))
+    latency = data["latency_ms"]
+    if (type(latency) is not int and type(latency) is not float) or not 0 <= latency <= MAX_LATENCY_MS:
+        return None  # NaN fails the comparison, infinity the bound: exactly `math.isfinite` and the range
+    guardrail = data["guardrail"]
+    if type(guardrail) is not dict or guardrail.keys() != _GUARDRAIL_KEYS:
+        return None
+    action, categories = _ACTIONS.get(guardrail["action"]) if type(guardrail["action"]) is str else None, \
+        guardrail["categories"]
+    if action is None or type(categories) is not list or len(categories) > MAX_CATEGORIES:
+        return None
+    for category in categories:
+        if type(category) is not str or _CATEGORY.fullmatch(category) is None:
+            return None
+    if len(set(categories)) != len(categories) or (action is GuardrailAction.INTERVENED and not categories):
+        return None
+    tool_calls = []
+    for item in tool_items:
+        if type(item) is not dict or item.keys() != _TOOL_KEYS:
+            return None
+        name, size, allowed = item["name"], item["argument_bytes"], item["allowed"]
+        if (type(name) is not str or _TOOL_NAME.fullmatch(name) is None or type(size) is not int
+                or not 0 <= size <= MAX_ARGUMENT_BYTES or type(allowed) is not bool):
+            return None
+        tool_calls.append(ToolCall(name, size, allowed))
+    passages = []
+    for item in passage_items:
+        if type(item) is not dict or item.keys() != _PASSAGE_KEYS:
+            return None
+        url, text = item["source_url"], item["text"]
+        if (type(url) is not str or len(url) > MAX_URL_CHARS or _URI.fullmatch(url) is None or type(text) is not str
+                or len(text) > MAX_PASSAGE_CHARS):
+            return None
+        passages.append(RetrievedPassage(url, text))
+    return TelemetryEvent(
+        schema_version=SCHEMA_VERSION, request_id=request_id, timestamp=when, caller=caller, model=model,
+        model_version=model_version, root_digest=f"sha256:{digest_match.group(1).lower()}", input=parts[0],
+        output=parts[1], latency_ms=float(latency), guardrail=GuardrailVerdict(action, tuple(categories)),
+        tool_calls=tuple(tool_calls), retrieved=tuple(passages))
 
 
 def _join(path: str, key: str) -> str:

@@ -41,8 +41,10 @@ class ForwardError(Exception):
     """Records Kinesis still refused after every attempt: the invocation must fail and be retried."""
 
 
-def stateless_detector(config: DetectorConfig) -> Detector:
-    return Detector(dataclasses.replace(config, enabled=config.enabled & STATELESS_DETECTORS), stateless=True)
+def stateless_detector(config: DetectorConfig, *, reference: bool = False) -> Detector:
+    """The stage's detector; `reference` runs the original, unoptimised path (identical findings, for comparison)."""
+    return Detector(dataclasses.replace(config, enabled=config.enabled & STATELESS_DETECTORS), stateless=True,
+                    reference=reference)
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ def judge(payload: Mapping[str, Any], detector: Detector) -> tuple[BatchReport, 
         try:
             if not isinstance(message, str):
                 raise TelemetryError("<root>", "the log event has no message string")
-            event = parse_event_json(message)
+            event = parse_event_json(message, reference=detector.reference)
         except TelemetryError as error:
             report.malformed.append({"log_event_id": event_id, "error": str(error)[:300]})
             detector.stats.malformed += 1

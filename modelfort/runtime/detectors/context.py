@@ -15,12 +15,14 @@ from modelfort.runtime.detectors.config import DetectorConfig
 from modelfort.runtime.detectors.findings import Finding, Severity
 from modelfort.runtime.detectors.normalize import strip_marks
 from modelfort.runtime.detectors.patterns import Kind
-from modelfort.runtime.detectors.scan import Hit, ScanResult, scan
+from modelfort.runtime.detectors.scan import Hit, ScanResult, TextAnalysis, scan
 from modelfort.runtime.telemetry import TelemetryEvent
 
 INPUT_KINDS = frozenset({Kind.JAILBREAK, Kind.INJECTION, Kind.CONFIG_DUMP})
 PASSAGE_KINDS = frozenset({Kind.JAILBREAK, Kind.INJECTION, Kind.DIRECTIVE})
 MATERIAL_KINDS = frozenset({Kind.DIRECTIVE})
+# Which input kinds each detector reads from `input_scan`: the others' regexes are skipped when it is disabled.
+_INPUT_READERS = {"jailbreak": frozenset({Kind.JAILBREAK, Kind.INJECTION}), "extraction": frozenset({Kind.CONFIG_DUMP})}
 
 # A request to process material the user pasted (summarise this email, translate this review...). Only then is
 # text that addresses "the AI reading this" evidence of indirect injection rather than a user talking to the model.
@@ -47,18 +49,33 @@ class CallerState:
 
 
 class EventContext:
-    def __init__(self, event: TelemetryEvent, config: DetectorConfig, caller: CallerState) -> None:
+    def __init__(self, event: TelemetryEvent, config: DetectorConfig, caller: CallerState, *,
+                 reference: bool = False) -> None:
         self.event = event
         self.config = config
         self.caller = caller
         self.now = event.epoch
+        self.reference = reference
+        """Scan as the original engine did (no shared per-text work, every input kind): for equivalence checks."""
         self._passage_scans: dict[int, ScanResult] = {}
 
     @cached_property
+    def _input_analysis(self) -> TextAnalysis:
+        """The input's skeleton, stems and payloads, shared by `input_scan` and `material_scan`."""
+        return TextAnalysis(self.event.input.text)
+
+    @cached_property
     def input_scan(self) -> ScanResult:
+        """Input patterns; hits of kinds no enabled detector reads are left out (see `scan`'s `only`)."""
         jailbreak = self.config.jailbreak
+        if self.reference:
+            return scan(self.event.input.text, INPUT_KINDS, base64_candidates=jailbreak.base64_max_candidates,
+                        base64_max_chars=jailbreak.base64_max_chars, flag_quoted=jailbreak.flag_quoted_mentions,
+                        reference=True)
+        read = frozenset().union(*(kinds for name, kinds in _INPUT_READERS.items() if name in self.config.enabled))
         return scan(self.event.input.text, INPUT_KINDS, base64_candidates=jailbreak.base64_max_candidates,
-                    base64_max_chars=jailbreak.base64_max_chars, flag_quoted=jailbreak.flag_quoted_mentions)
+                    base64_max_chars=jailbreak.base64_max_chars, flag_quoted=jailbreak.flag_quoted_mentions,
+                    only=None if read == INPUT_KINDS else read, analysis=self._input_analysis)
 
     @cached_property
     def material_scan(self) -> ScanResult | None:
@@ -71,7 +88,8 @@ class EventContext:
             return None
         jailbreak = self.config.jailbreak
         return scan(text, MATERIAL_KINDS, base64_candidates=jailbreak.base64_max_candidates,
-                    base64_max_chars=jailbreak.base64_max_chars, flag_quoted=True)
+                    base64_max_chars=jailbreak.base64_max_chars, flag_quoted=True, reference=self.reference,
+                    analysis=None if self.reference else self._input_analysis)
 
     def passage_scan(self, index: int) -> ScanResult:
         result = self._passage_scans.get(index)
@@ -79,7 +97,8 @@ class EventContext:
             jailbreak = self.config.jailbreak
             result = scan(self.event.retrieved[index].text, PASSAGE_KINDS,
                           base64_candidates=jailbreak.base64_max_candidates,
-                          base64_max_chars=jailbreak.base64_max_chars, flag_quoted=jailbreak.flag_quoted_mentions)
+                          base64_max_chars=jailbreak.base64_max_chars, flag_quoted=jailbreak.flag_quoted_mentions,
+                          reference=self.reference)
             self._passage_scans[index] = result
         return result
 

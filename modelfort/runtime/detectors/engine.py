@@ -64,12 +64,15 @@ class BatchResult:
 class Detector:
     """Runs the enabled detectors over events and keeps the per-caller state they need."""
 
-    def __init__(self, config: DetectorConfig | None = None, *, strict: bool = False, stateless: bool = False) -> None:
+    def __init__(self, config: DetectorConfig | None = None, *, strict: bool = False, stateless: bool = False,
+                 reference: bool = False) -> None:
         self.config = config or DetectorConfig()
         self.strict = strict
         self.stateless = stateless
         """Every event gets a fresh caller state and nothing is remembered (for a fan-out stage that runs at any
         concurrency): per-event verdicts only, e.g. no escalation of a caller's fifth jailbreak attempt."""
+        self.reference = reference
+        """Run the original, unoptimised scan path (same findings, slower): equivalence tests and benchmarks."""
         self.stats = Stats()
         self._callers: CallerStore[CallerState] = CallerStore(
             CallerState, self.config.state.max_callers, self.config.state.idle_ttl_s)
@@ -85,7 +88,7 @@ class Detector:
     def process_with_state(self, event: TelemetryEvent, caller: CallerState) -> list[Finding]:
         """Findings for one event judged against `caller`, a state kept elsewhere (a durable store), updated in place."""
         self.stats.events += 1
-        ctx = EventContext(event, self.config, caller)
+        ctx = EventContext(event, self.config, caller, reference=self.reference)
         findings: list[Finding] = []
         for inspector in self._inspectors:
             try:

@@ -62,13 +62,42 @@ def excerpt(text: str, start: int, end: int, max_chars: int, canaries: Iterable[
     return f"{prefix}{window}{suffix}"
 
 
+# For each rule, needles of which an ASCII text must contain one (lower-cased) for the rule to match at all: a rule
+# whose needles are all absent cannot change the text and is skipped (same result, less work). Only for ASCII text,
+# where IGNORECASE and `\d` mean exactly ASCII case and digits (in Unicode text, 'ſ' matches 's', and so on).
+# `tests/detectors/test_detector_redact_guards.py` checks each needle set against its rule.
+_DIGITS = tuple("0123456789")
+_RULE_NEEDLES: tuple[tuple[str, ...] | None, ...] = (
+    ("-----",),
+    ("eyj",),
+    ("akia", "asia", "agpa", "aida", "aroa", "anpa", "anva", "aipa"),
+    ("sk-", "sk_", "pk-", "pk_", "rk-", "rk_"),
+    ("ghp", "gho", "ghu", "ghs", "ghr", "github_pat", "xox", "glpat", "aiza"),
+    ("bearer", "basic"),
+    ("pass", "pwd", "secret", "token", "key", "session", "auth"),
+    ("@",),
+    _DIGITS,
+    _DIGITS,
+    _DIGITS,
+    _DIGITS,
+    ("://",),
+)
+assert len(_RULE_NEEDLES) == len(REDACTION_RULES)
+
+
 def redact(text: str, canaries: Iterable[str] = ()) -> str:
     """Mask secrets, personal data and opaque blobs in `text`, then make invisible characters visible."""
     for canary in canaries:
         if canary:
             text = re.sub(re.escape(canary), "[CANARY]", text, flags=re.I)
-    for pattern, replacement in REDACTION_RULES:
-        text = pattern.sub(replacement, text)
+    lowered = text.lower() if text.isascii() else None
+    for (pattern, replacement), needles in zip(REDACTION_RULES, _RULE_NEEDLES):
+        if lowered is not None and needles is not None and not any(needle in lowered for needle in needles):
+            continue
+        replaced = pattern.sub(replacement, text)
+        if replaced != text:  # the needles of the rules after this one are looked for in the text they will see
+            text = replaced
+            lowered = text.lower() if text.isascii() else None
     text = _CARD.sub(_mask_card, text)
     text = _HEXISH.sub(lambda m: f"[HEX:{len(m.group())}]", text)
     text = _OPAQUE.sub(_mask_opaque, text)

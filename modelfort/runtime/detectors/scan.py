@@ -20,7 +20,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from modelfort.runtime.detectors.normalize import base64_payloads, normalize, plain_form
+from modelfort.runtime.detectors.literals import admits, required_literals
+from modelfort.runtime.detectors.normalize import Normalized, base64_payloads, normalize, plain_form
 from modelfort.runtime.detectors.patterns import (
     DISCUSSION_CUES,
     PATTERNS,
@@ -79,8 +80,89 @@ EMPTY = ScanResult((), ())
 
 
 def scan(text: str, kinds: frozenset[Kind], *, base64_candidates: int = 4, base64_max_chars: int = 8192,
-         flag_quoted: bool = False) -> ScanResult:
-    """All pattern hits of `kinds` in `text`, its hidden tag-character text and its base64 payloads."""
+         flag_quoted: bool = False, only: frozenset[Kind] | None = None, analysis: TextAnalysis | None = None,
+         reference: bool = False) -> ScanResult:
+    """All pattern hits of `kinds` in `text`, its hidden tag-character text and its base64 payloads.
+
+    `only` keeps the hits of those kinds and skips the other patterns' regexes: the result is exactly
+    `scan(text, kinds)` with the other kinds' hits left out (which patterns run is still decided by the stem index of
+    `kinds`, so nothing that `kinds` would find is lost). `analysis` shares per-text work (skeleton, stems present,
+    plain form, payloads) between scans of one text. `reference` runs the original, unshared path (equivalence
+    tests and benchmarks compare both; the results are identical)."""
+    if reference:
+        return _scan_reference(text, kinds, base64_candidates=base64_candidates, base64_max_chars=base64_max_chars,
+                               flag_quoted=flag_quoted)
+    if not text:
+        return EMPTY
+    prepared = _prepared(kinds)
+    if analysis is None or analysis.text != text:
+        analysis = TextAnalysis(text)
+    normalized = analysis.normalized
+    hits: list[Hit] = []
+    source_text = text if normalized.positions_preserved else normalized.text
+    for pattern, matches in _matches_present(normalized.text, analysis.stems, prepared, only):
+        obfuscated = pattern.regex.search(analysis.plain) is None
+        for count, match in enumerate(matches, start=1):
+            hit = _hit(pattern, match, source_text, normalized.text, "text", obfuscated,
+                       judge_quotes=not flag_quoted, from_skeleton=not normalized.positions_preserved)
+            hits.append(hit)
+            if not hit.discussed or count >= _MAX_OCCURRENCES:
+                break
+    for source, skeleton, stems in analysis.payloads(base64_candidates, base64_max_chars):
+        for pattern, matches in _matches_present(skeleton, stems, prepared, only):
+            hits.append(_hit(pattern, next(matches), skeleton, skeleton, source, True, judge_quotes=False,
+                             from_skeleton=True))
+    return ScanResult(tuple(hits), normalized.transforms)
+
+
+class TextAnalysis:
+    """What every scan of one text computes the same way, computed once: its skeleton, the stems present in it, its
+    plain form, and its hidden and base64 payloads (with their skeletons and stems)."""
+
+    __slots__ = ("text", "_normalized", "_plain", "_stems", "_payloads")
+    # _stems: (stem form of the skeleton, stems present in it)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._normalized: Normalized | None = None
+        self._plain: str | None = None
+        self._stems: tuple[str, frozenset[str]] | None = None
+        self._payloads: dict[tuple[int, int], list[tuple[str, str, tuple[str, frozenset[str]]]]] = {}
+
+    @property
+    def normalized(self) -> Normalized:
+        if self._normalized is None:
+            self._normalized = normalize(self.text)
+        return self._normalized
+
+    @property
+    def plain(self) -> str:
+        if self._plain is None:
+            self._plain = plain_form(self.text)
+        return self._plain
+
+    @property
+    def stems(self) -> tuple[str, frozenset[str]]:
+        """The skeleton's stem form and the pattern stems present in it."""
+        if self._stems is None:
+            self._stems = stems_present(self.normalized.text)
+        return self._stems
+
+    def payloads(self, candidates: int, max_chars: int) -> list[tuple[str, str, tuple[str, frozenset[str]]]]:
+        """(source, skeleton, stems present) for each hidden or base64 payload, as `_payloads` finds them."""
+        found = self._payloads.get((candidates, max_chars))
+        if found is None:
+            found = []
+            for source, payload in _payloads(self.text, self.normalized.hidden, candidates, max_chars):
+                skeleton = normalize(payload).text
+                found.append((source, skeleton, stems_present(skeleton)))
+            self._payloads[(candidates, max_chars)] = found
+        return found
+
+
+def _scan_reference(text: str, kinds: frozenset[Kind], *, base64_candidates: int = 4, base64_max_chars: int = 8192,
+                    flag_quoted: bool = False) -> ScanResult:
+    """The original scan: every text normalised and stem-checked afresh (see `scan`)."""
     if not text:
         return EMPTY
     prepared = _prepared(kinds)
@@ -118,6 +200,8 @@ class _Prepared:
     groups: tuple[tuple[str, tuple[tuple[str, tuple[int, ...]], ...]], ...]
     """(rarest character, ((stem, pattern indexes), ...)) for every stem, rarest characters first."""
     patterns: tuple[Pattern, ...]
+    by_stem: dict[str, tuple[int, ...]]
+    """The same index by stem: the pattern indexes filed under each stem."""
 
 
 @lru_cache(maxsize=16)
@@ -140,7 +224,7 @@ def _prepared(kinds: frozenset[Kind]) -> _Prepared:
         rarest = max(stem, key=lambda ch: _FREQUENT.find(ch) if ch in _FREQUENT else len(_FREQUENT))
         groups.setdefault(rarest, []).append((stem, tuple(sorted(indexes))))
     ordered = tuple((char, tuple(stems)) for char, stems in sorted(groups.items()))
-    return _Prepared(ordered, patterns)
+    return _Prepared(ordered, patterns, {stem: tuple(sorted(indexes)) for stem, indexes in by_stem.items()})
 
 
 def _matches(skeleton: str, prepared: _Prepared) -> Iterator[tuple[Pattern, Iterator[re.Match[str]]]]:
@@ -158,6 +242,111 @@ def _matches(skeleton: str, prepared: _Prepared) -> Iterator[tuple[Pattern, Iter
         match = pattern.regex.search(skeleton)
         if match is not None:
             yield pattern, itertools.chain((match,), pattern.regex.finditer(skeleton, match.end()))
+
+
+def _matches_present(skeleton: str, stems: tuple[str, frozenset[str]], prepared: _Prepared,
+                     only: frozenset[Kind] | None) -> Iterator[tuple[Pattern, Iterator[re.Match[str]]]]:
+    """`_matches`, given `stems_present(skeleton)`, restricted to the kinds `only`.
+
+    The candidates are exactly `_matches`'s: a stem of the index is in the text iff it is in `present` (every stem of
+    every index is one of the pattern stems `stems_present` looks for). A candidate whose regex provably cannot match
+    (a clause of `literals.required_literals` with none of its literals in the text) is not searched: it would
+    have yielded nothing."""
+    stem_text, present = stems
+    by_stem = prepared.by_stem
+    candidates: set[int] = set()
+    for stem in present:
+        indexes = by_stem.get(stem)
+        if indexes is not None:
+            candidates.update(indexes)
+    patterns = prepared.patterns
+    for index in sorted(candidates):
+        pattern = patterns[index]
+        if only is not None and pattern.kind not in only:
+            continue
+        if not admits(_required(pattern), stem_text):
+            continue
+        match = pattern.regex.search(skeleton)
+        if match is not None:
+            yield pattern, itertools.chain((match,), pattern.regex.finditer(skeleton, match.end()))
+
+
+@dataclass(frozen=True, slots=True)
+class _StemFinder:
+    finder: re.Pattern[str] | None
+    """Lookahead over a trie of the minimal stems: reports, at each position, the one minimal stem starting there."""
+    longer: dict[str, tuple[str, ...]]
+    """For a minimal stem, the longer stems that contain it (checked with `in` only when it is present)."""
+    always: frozenset[str]
+    """Stems present in every text (the empty stem, if some pattern declares it)."""
+
+
+@lru_cache(maxsize=1)
+def _stem_finder() -> _StemFinder:
+    """One finder for every stem of every pattern (so one pass serves every kind set).
+
+    Exact, not approximate: no minimal stem contains another, so no two start at the same position (one would be a
+    prefix of the other) and the lookahead reports each occurrence of each; a longer stem contains a minimal one and
+    is present only where that one is, so it is checked (with `in`) only then."""
+    every = {stem for pattern in PATTERNS for stem in pattern.stems}
+    always = frozenset(stem for stem in every if not stem)
+    every -= always
+    minimal = sorted(stem for stem in every if not any(other != stem and other in stem for other in every))
+    longer: dict[str, list[str]] = {}
+    for stem in sorted(every - set(minimal)):
+        guard = min((m for m in minimal if m in stem), key=len)
+        longer.setdefault(guard, []).append(stem)
+    finder = re.compile(f"(?=({_trie_regex(minimal)}))") if minimal else None
+    return _StemFinder(finder, {m: tuple(stems) for m, stems in longer.items()}, always)
+
+
+def _trie_regex(words: list[str]) -> str:
+    """An alternation of `words` (none a prefix of another) factored as a trie: each position tries few branches."""
+    root: dict[str, dict] = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+
+    def emit(node: dict[str, dict]) -> str:
+        branches = [re.escape(char) + emit(child) for char, child in sorted(node.items())]
+        if len(branches) <= 1:
+            return "".join(branches)
+        return "(?:" + "|".join(branches) + ")"
+
+    return emit(root)
+
+
+_PREFILTER_CLAUSES = 3  # clauses checked per pattern, fewest literals first
+_PREFILTER_LITERALS = 16  # a clause with more literals costs about as much as the regex search it could save
+
+
+_REQUIRED: dict[str, tuple[frozenset[str], ...]] = {}  # by pattern id
+
+
+def _required(pattern: Pattern) -> tuple[frozenset[str], ...]:
+    """The cheapest few of the pattern's required-literal clauses (any subset of them is as sound as all)."""
+    found = _REQUIRED.get(pattern.id)
+    if found is None:
+        clauses = sorted(required_literals(pattern.regex), key=len)
+        found = tuple(clause for clause in clauses if len(clause) <= _PREFILTER_LITERALS)[:_PREFILTER_CLAUSES]
+        _REQUIRED[pattern.id] = found
+    return found
+
+
+def stems_present(skeleton: str) -> tuple[str, frozenset[str]]:
+    """`skeleton`'s stem form and the pattern stems (any pattern, any kind) that occur in it."""
+    finder = _stem_finder()
+    stem_text = stem_form(skeleton)
+    if finder.finder is None:
+        return stem_text, finder.always
+    found = set(finder.finder.findall(stem_text))
+    if finder.longer:
+        for minimal in list(found):
+            for stem in finder.longer.get(minimal, ()):
+                if stem in stem_text:
+                    found.add(stem)
+    return stem_text, (frozenset(found | finder.always) if finder.always else frozenset(found))
 
 
 def _payloads(text: str, hidden: str, candidates: int, max_chars: int) -> Iterable[tuple[str, str]]:
