@@ -175,19 +175,25 @@ class GpuCluster(pulumi.ComponentResource):
 
     def service_account_role(self, role_name: str, namespace: str, service_account: str, tags: Mapping[str, str]) -> aws.iam.Role:
         """A role only the named Kubernetes service account can assume (IRSA), for one model's verifier."""
-        trust = pulumi.Output.all(self.oidc_provider_arn, self.oidc_issuer).apply(
-            lambda v: json.dumps(policy_document([{
-                "Effect": "Allow",
-                "Principal": {"Federated": v[0]},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {"StringEquals": {
-                    f"{v[1]}:sub": f"system:serviceaccount:{namespace}:{service_account}",
-                    f"{v[1]}:aud": "sts.amazonaws.com",
-                }},
-            }]))
-        )
+        trust = irsa_trust_policy(self.oidc_provider_arn, self.oidc_issuer, namespace, service_account)
         return aws.iam.Role(role_name, assume_role_policy=trust, max_session_duration=3600, tags=dict(tags),
                             opts=pulumi.ResourceOptions(parent=self))
+
+
+def irsa_trust_policy(oidc_provider_arn: pulumi.Input[str], oidc_issuer: pulumi.Input[str], namespace: str,
+                      service_account: str) -> pulumi.Output[str]:
+    """A trust policy only one Kubernetes service account of the cluster can use (IRSA, audience STS)."""
+    return pulumi.Output.all(oidc_provider_arn, oidc_issuer).apply(
+        lambda v: json.dumps(policy_document([{
+            "Effect": "Allow",
+            "Principal": {"Federated": v[0]},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {
+                f"{v[1]}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                f"{v[1]}:aud": "sts.amazonaws.com",
+            }},
+        }]))
+    )
 
 
 def _oidc_issuer(identities) -> str:

@@ -9,11 +9,12 @@ import pulumi_kubernetes as k8s
 from components.aws.access_logs import AccessLogBucket, AccessLogBucketArgs
 from components.aws.alerts import AlertSubscription, SecurityAlerts, SecurityAlertsArgs
 from components.aws.credential_janitor import CredentialJanitor, CredentialJanitorArgs
-from components.aws.evidence_store import EvidenceStore, EvidenceStoreArgs
+from components.aws.evidence_store import EvidenceStore, EvidenceStoreArgs, telemetry_log_group_name
 from components.aws.guardrails import Guardrails, GuardrailsArgs, guardrail_defaults_for_tier
 from components.aws.image_trust import ImageTrust, ImageTrustArgs
 from components.aws.model_endpoint import OPENAI_REQUEST_SCHEMA, ClientLimits, ModelEndpoint, ModelEndpointArgs
 from components.aws.secrets import RotatedSecret, RotatedSecretArgs
+from components.aws.telemetry_shipping import TelemetryShipping, TelemetryShippingArgs
 from components.aws.telemetry_watch import TelemetryWatch, TelemetryWatchArgs
 from components.aws.gpu_cluster import GpuCluster, GpuClusterArgs
 from components.aws.gpu_node_pool import GpuNodePool, GpuNodePoolArgs
@@ -259,6 +260,20 @@ class AwsZone(pulumi.ComponentResource):
         )
         # The API comes first: each model pod's guard trusts its client certificate.
         self._api(config, balancer, tags, child)
+        # The guards' telemetry lines leave the nodes for the zone's telemetry group, and nothing else is shipped.
+        TelemetryShipping(
+            f"{name}-telemetry-shipping",
+            TelemetryShippingArgs(
+                zone=config.zone, region=config.region, cluster_name=cluster.cluster_name,
+                oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer,
+                telemetry_log_group_name=telemetry_log_group_name(config.zone),
+                telemetry_log_group_arn=self.evidence.telemetry_log_group_arn, kms_key_arn=self.evidence.kms_key_arn,
+                alarm_topic_arn=self.alerts.topic_arn, log_retention_days=config.profile.log_retention_days,
+                namespace=MODELS_NAMESPACE, api_name=self.endpoint.api_name, api_stage=self.endpoint.stage_name, tags=tags,
+            ),
+            # The add-on's DaemonSets need nodes to become active.
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[nodes])),
+        )
         for release in config.models:
             role = cluster.service_account_role(f"{name}-{release.name}-verifier", MODELS_NAMESPACE, release.name, tags)
             versions = [release.version] + ([release.canary.version] if release.canary else [])

@@ -15,6 +15,7 @@ from components.aws.gpu_cluster import GpuClusterArgs
 from components.aws.gpu_node_pool import GpuNodePoolArgs
 from components.aws.network import SegmentedNetworkArgs
 from components.aws.reference_store import ModelReferenceStoreArgs
+from components.aws.telemetry_shipping import TelemetryShippingArgs
 from components.aws.weights import WeightsBucketArgs
 from modelfort.gate.engine import GateOptions, run_gate
 
@@ -62,6 +63,9 @@ MUTATIONS = {
     "aws-managed-stream-key": ("kinesis-stream-encrypted", "caller-events-managed"),
     "unencrypted-state-table": ("dynamodb-table-encrypted", "caller-state"),
     "aws-managed-state-key": ("dynamodb-table-encrypted", "caller-state-managed"),
+    "shipping-short-log-retention": ("log-group-encrypted-retained", "prod-telemetry-shipping-diagnostics"),
+    "telemetry-default-agent": ("eks-telemetry-shipped-guard-only", "cloudwatch-agent"),
+    "telemetry-ships-every-container": ("eks-telemetry-shipped-guard-only", "every-container-agent"),
 }
 
 # Arguments that are not hardening knobs (identity, wiring, sizing, who may do what), so need no mutation.
@@ -70,6 +74,11 @@ NOT_KNOBS = {
     "s3_endpoint_id", "access_log_bucket", "publisher_role_arns", "publisher_principals", "reader_principals",
     "vpc_id", "subnet_ids", "vpc_cidr", "kubernetes_version", "admin_role_arns", "cluster_name",
     "node_security_group_id", "instance_types", "ami_type", "min_size", "desired_size", "max_size", "disk_gib",
+    # TelemetryShipping: wiring to the cluster, the evidence store, the on-call topic and the API; the pods' namespace
+    # (a wrong one is caught by eks-guard-telemetry-leaves-the-node); the delivery alarm's patience, bounded to an
+    # hour at construction.
+    "oidc_provider_arn", "oidc_issuer", "telemetry_log_group_name", "telemetry_log_group_arn", "alarm_topic_arn",
+    "namespace", "api_name", "api_stage", "silent_delivery_periods",
 }
 
 
@@ -115,6 +124,7 @@ def test_a_waiver_lets_exactly_the_waived_hatch_through(program):
         (GpuClusterArgs, {"allow_public_endpoint": "public-cluster-endpoint", "grant_creator_admin": "creator-admin",
                           "log_retention_days": "short-control-plane-logs", "key_rotation_days": "cluster-slow-key-rotation"}),
         (GpuNodePoolArgs, {"imds_hop_limit": "imds-hop-limit-2"}),
+        (TelemetryShippingArgs, {"log_retention_days": "shipping-short-log-retention"}),
     ],
 )
 def test_every_component_knob_is_mutated(args_class, mutated):

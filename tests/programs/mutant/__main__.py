@@ -4,6 +4,7 @@ Every mutation must be blocked by the gate: a hardening knob that no policy catc
 """
 
 import dataclasses
+import json
 
 import pulumi
 import pulumi_aws as aws
@@ -13,6 +14,14 @@ from components.aws.gpu_cluster import GpuCluster, GpuClusterArgs
 from components.aws.gpu_node_pool import GpuNodePool, GpuNodePoolArgs
 from components.aws.network import SegmentedNetwork, SegmentedNetworkArgs
 from components.aws.reference_store import ModelReferenceStore, ModelReferenceStoreArgs
+from components.aws.telemetry_shipping import (
+    ADDON_NAME,
+    ADDON_VERSION,
+    TELEMETRY_FILE,
+    TelemetryShipping,
+    TelemetryShippingArgs,
+    addon_configuration,
+)
 from components.aws.weights import WeightsBucket, WeightsBucketArgs
 
 BASE = SegmentedNetworkArgs(
@@ -52,7 +61,9 @@ CLUSTER_MUTATIONS = {
     "cluster-slow-key-rotation": {"key_rotation_days": 730},
 }
 NODE_MUTATIONS = {"imds-hop-limit-2": {"imds_hop_limit": 2}}
-KNOWN = {*ARG_MUTATIONS, *WEIGHTS_MUTATIONS, *REFERENCE_MUTATIONS, *LOG_MUTATIONS, *CLUSTER_MUTATIONS, *NODE_MUTATIONS}
+SHIPPING_MUTATIONS = {"shipping-short-log-retention": {"log_retention_days": 30}}
+KNOWN = {*ARG_MUTATIONS, *WEIGHTS_MUTATIONS, *REFERENCE_MUTATIONS, *LOG_MUTATIONS, *CLUSTER_MUTATIONS, *NODE_MUTATIONS,
+         *SHIPPING_MUTATIONS}
 
 mutation = pulumi.Config().require("mutation")
 args = dataclasses.replace(BASE, **ARG_MUTATIONS.get(mutation, {}))
@@ -90,6 +101,24 @@ GpuNodePool(
         GpuNodePoolArgs(zone="production", cluster_name=cluster.cluster_name, subnet_ids=network.subnet_ids,
                         node_security_group_id=cluster.node_security_group_id, kms_key_arn=cluster.kms_key_arn),
         **NODE_MUTATIONS.get(mutation, {}),
+    ),
+)
+
+# The guard's telemetry shipped off the nodes (the zone's evidence store and on-call topic are given by ARN here).
+TELEMETRY_GROUP = "/modelfort/production/inference-telemetry"
+TelemetryShipping(
+    "prod-telemetry-shipping",
+    dataclasses.replace(
+        TelemetryShippingArgs(
+            zone="production", region="us-east-1", cluster_name=cluster.cluster_name,
+            oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer,
+            telemetry_log_group_name=TELEMETRY_GROUP,
+            telemetry_log_group_arn=f"arn:aws:logs:us-east-1:123456789012:log-group:{TELEMETRY_GROUP}",
+            kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/0b1d2c3e-0000-4000-8000-000000000000",
+            alarm_topic_arn="arn:aws:sns:us-east-1:123456789012:modelfort-production-security-alerts",
+            log_retention_days=365,
+        ),
+        **SHIPPING_MUTATIONS.get(mutation, {}),
     ),
 )
 
@@ -154,5 +183,17 @@ elif mutation == "unencrypted-state-table":
 elif mutation == "aws-managed-state-key":
     aws.dynamodb.Table("caller-state-managed", hash_key="caller", attributes=[{"name": "caller", "type": "S"}],
                        billing_mode="PAY_PER_REQUEST", server_side_encryption={"enabled": True})
+elif mutation == "telemetry-default-agent":
+    # The log agent with the chart's defaults: every container's stdout, prompts included, to Container Insights.
+    aws.eks.Addon("cloudwatch-agent", cluster_name=cluster.cluster_name, addon_name=ADDON_NAME,
+                  service_account_role_arn=serving_role.arn)
+elif mutation == "telemetry-ships-every-container":
+    values = addon_configuration(region="us-east-1", namespace="models", container="guard", telemetry_group=TELEMETRY_GROUP,
+                                 diagnostics_group="/modelfort/production/guard-diagnostics")
+    files = values["containerLogs"]["fluentBit"]["config"]["extraFiles"]
+    lines = [line for line in files[TELEMETRY_FILE].splitlines() if not line.strip().startswith(("Regex", "Exclude_Path"))]
+    files[TELEMETRY_FILE] = "\n".join(lines).replace("*_models_guard-*.log", "*.log") + "\n"
+    aws.eks.Addon("every-container-agent", cluster_name=cluster.cluster_name, addon_name=ADDON_NAME, addon_version=ADDON_VERSION,
+                  service_account_role_arn=serving_role.arn, configuration_values=json.dumps(values))
 elif mutation not in KNOWN:
     raise ValueError(f"mutant:mutation: unknown mutation {mutation!r}")
