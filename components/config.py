@@ -186,9 +186,13 @@ def parse_stack_config(raw: Mapping[str, str], stack: str) -> StackConfig:
     endpoint = _read_endpoint(modelfort.get("endpoint"), bool(models) and cloud == "aws", problems)
     on_call = _read_on_call(modelfort.get("onCall"), problems)
     # Keys only the AWS zone acts on: on GCP they would be accepted and silently do nothing.
-    for key, value in (("endpoint", modelfort.get("endpoint")), ("onCall", modelfort.get("onCall"))):
-        if cloud == "gcp" and value is not None:
-            problems.append(f"{PROJECT}:{key}: AWS stacks only (the GCP zone has no {AWS_ONLY_KEYS[key]} yet); remove it")
+    if cloud == "gcp" and modelfort.get("endpoint") is not None:
+        problems.append(f"{PROJECT}:endpoint: AWS stacks only (the GCP zone has no {AWS_ONLY_KEYS['endpoint']} yet); remove it")
+    # The GCP zone pages on-call from what it builds to serve models (guard telemetry, detection); without models
+    # there is nothing yet that would page, and an accepted key that does nothing is a silent gap.
+    if cloud == "gcp" and modelfort.get("onCall") is not None and not models:
+        problems.append(f"{PROJECT}:onCall: on GCP, only stacks that serve models ({PROJECT}:models) page on-call; "
+                        "remove it or add models")
     access_policy = modelfort.get("accessPolicy")
     if access_policy is not None and (cloud != "gcp" or not isinstance(access_policy, str) or not re.match(r"^accessPolicies/\d+$", access_policy)):
         problems.append(f"{PROJECT}:accessPolicy: {access_policy!r} is not allowed (GCP stacks only: accessPolicies/<number>)")
@@ -204,7 +208,7 @@ def parse_stack_config(raw: Mapping[str, str], stack: str) -> StackConfig:
     )
 
 
-AWS_ONLY_KEYS = {"endpoint": "managed model API", "onCall": "alert paging"}
+AWS_ONLY_KEYS = {"endpoint": "managed model API"}
 """Stack config keys the GCP zone does not act on yet, and what it lacks."""
 
 MODELFORT_KEYS = (

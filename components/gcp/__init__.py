@@ -3,7 +3,9 @@
 SegmentedNetwork (VPC, restricted Google APIs, DNS), GpuCluster and GpuNodePool (private GKE), WeightsBucket and
 ModelReferenceStore (Cloud Storage with CMEK; locked signatures), SecretRotation and RotatedSecret (Secret Manager),
 ImageTrust (Artifact Registry and Binary Authorization), EvidenceLog (locked log bucket), ModelGuardrails (Model Armor),
-ModelPerimeter (VPC Service Controls), and GcpZone, which composes them for a stack.
+ModelPerimeter (VPC Service Controls), GuardTelemetryLog (the guards' telemetry in locked storage, its write-failure
+alert), and GcpZone, which composes them for a
+stack.
 """
 
 from components.gcp.evidence import EvidenceLog, EvidenceLogArgs
@@ -15,6 +17,7 @@ from components.gcp.perimeter import ModelPerimeter, ModelPerimeterArgs
 from components.gcp.reference_store import ModelReferenceStore, ModelReferenceStoreArgs
 from components.gcp.secrets import RotatedSecret, RotatedSecretArgs, SecretRotation, SecretRotationArgs
 from components.gcp.supply_chain import ImageTrust, ImageTrustArgs
+from components.gcp.telemetry_routing import GuardTelemetryLog, GuardTelemetryLogArgs
 from components.gcp.weights import WeightsBucket, WeightsBucketArgs
 from components.gcp.zone import GcpZone
 
@@ -22,5 +25,6 @@ __all__ = [
     "EvidenceLog", "EvidenceLogArgs", "GcpZone", "GpuCluster", "GpuClusterArgs", "GpuNodePool", "GpuNodePoolArgs",
     "ImageTrust", "ImageTrustArgs", "ModelGuardrails", "ModelGuardrailsArgs", "ModelPerimeter", "ModelPerimeterArgs",
     "ModelReferenceStore", "ModelReferenceStoreArgs", "RotatedSecret", "RotatedSecretArgs", "SecretRotation",
-    "SecretRotationArgs", "SegmentedNetwork", "SegmentedNetworkArgs", "WeightsBucket", "WeightsBucketArgs",
+    "SecretRotationArgs", "SegmentedNetwork", "SegmentedNetworkArgs", "GuardTelemetryLog", "GuardTelemetryLogArgs",
+    "WeightsBucket", "WeightsBucketArgs",
 ]

@@ -20,6 +20,7 @@ from components.gcp.perimeter import ACCESS_POLICY_PLACEHOLDER, ModelPerimeter, 
 from components.gcp.reference_store import ModelReferenceStore, ModelReferenceStoreArgs
 from components.gcp.secrets import RotatedSecret, RotatedSecretArgs, SecretRotation, SecretRotationArgs
 from components.gcp.supply_chain import ImageTrust, ImageTrustArgs
+from components.gcp.telemetry_routing import GuardTelemetryLog, GuardTelemetryLogArgs
 from components.gcp.weights import WeightsBucket, WeightsBucketArgs
 from components.k8s.guard import GuardSettings, JwtIdentity, ModelArmorGuardrail
 from components.k8s.namespace import HardenedNamespace, HardenedNamespaceArgs
@@ -47,6 +48,7 @@ SERVING_APIS = (
     "cloudbuild.googleapis.com",
     "run.googleapis.com",
     "eventarc.googleapis.com",
+    "monitoring.googleapis.com",
 )
 """Turned on only in zones that serve models (`modelfort:models`)."""
 CRITICAL_TIER = "critical"
@@ -68,6 +70,8 @@ class GcpZone(pulumi.ComponentResource):
     cluster: GpuCluster | None
     """The GPU cluster, present when the stack serves models (modelfort:models)."""
     rotation: SecretRotation | None
+    telemetry: GuardTelemetryLog | None
+    """Where the inference guard's telemetry is kept, and its write-failure alert (when the stack serves models)."""
     exports: dict[str, pulumi.Output]
     """The stack outputs the program exports (every cloud's zone offers this)."""
 
@@ -153,7 +157,7 @@ class GcpZone(pulumi.ComponentResource):
             if critical
             else None
         )
-        self.cluster, self.rotation = (None, None)
+        self.cluster, self.rotation, self.telemetry = (None, None, None)
         if config.models:
             self.cluster, self.rotation = self._serving(config, key_ring, node_locations, critical, child)
 
@@ -170,6 +174,8 @@ class GcpZone(pulumi.ComponentResource):
         }
         if self.cluster is not None and self.rotation is not None:
             self.exports.update(cluster_name=self.cluster.cluster_name, rotation_topic=self.rotation.topic_id)
+        if self.telemetry is not None:
+            self.exports["guard_telemetry_log_bucket"] = self.telemetry.log_bucket_id
         self.register_outputs(self.exports)
 
     def _serving(self, config: StackConfig, key_ring: gcp.kms.KeyRing, node_locations: list[str], critical: bool,
@@ -196,7 +202,7 @@ class GcpZone(pulumi.ComponentResource):
             opts=child,
         )
         self.images.grant_pull("gke-nodes", cluster.node_service_account_member)
-        self._serve_models(config, cluster, nodes)
+        self._serve_models(config, cluster, nodes, key_ring, child)
         rotation = SecretRotation(
             f"{name}-rotation",
             SecretRotationArgs(zone=config.zone, project=project, region=config.region, key_ring_id=key_ring.id,
@@ -213,7 +219,8 @@ class GcpZone(pulumi.ComponentResource):
         )
         return cluster, rotation
 
-    def _serve_models(self, config: StackConfig, cluster: GpuCluster, nodes: GpuNodePool) -> None:
+    def _serve_models(self, config: StackConfig, cluster: GpuCluster, nodes: GpuNodePool, key_ring: gcp.kms.KeyRing,
+                      child: pulumi.ResourceOptions) -> None:
         """The Kubernetes layer on the private cluster, as on EKS: one hardened namespace and one ModelServing per
         pinned release, each verifier's identity able to read only its own release.
 
@@ -221,6 +228,16 @@ class GcpZone(pulumi.ComponentResource):
         (no GPU Operator, no RuntimeClass), and Binary Authorization admits only attested images (no Kyverno)."""
         assert config.verifier_image is not None and config.project is not None  # the config refuses models without them
         name = config.zone
+        # The guards' telemetry (prompts and responses) in a locked bucket of its own, never in _Default (OB-01, OB-03).
+        self.telemetry = GuardTelemetryLog(
+            f"{name}-guard-telemetry",
+            GuardTelemetryLogArgs(zone=config.zone, project=config.project, region=config.region, key_ring_id=key_ring.id,
+                                  cluster_name=cluster.cluster_name, evidence_log_bucket_id=self.evidence.log_bucket_id,
+                                  namespace=MODELS_NAMESPACE, retention_days=config.profile.log_retention_days,
+                                  key_rotation_days=config.profile.key_rotation_days, on_call=config.on_call,
+                                  labels=config.tags),
+            opts=child,
+        )
         k8s_opts = cluster_options(name, cluster.kubeconfig, parent=self, after=[nodes])
         namespace = HardenedNamespace(
             f"{name}-models",

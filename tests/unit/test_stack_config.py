@@ -49,7 +49,7 @@ def test_a_valid_config_takes_the_zone_profile_defaults():
         ({"modelfort__cloud": "gcp", "gcp__project": "acme-models-prod"}, "gcp:region: None is not a Google Cloud region"),
         # Keys the GCP zone would not act on are refused, never silently ignored.
         ({"modelfort__cloud": "gcp", "modelfort__onCall": [{"protocol": "email", "endpoint": "secops@example.com"}]},
-         "modelfort:onCall: AWS stacks only (the GCP zone has no alert paging yet)"),
+         "modelfort:onCall: on GCP, only stacks that serve models (modelfort:models) page on-call"),
         ({"modelfort__cloud": "gcp", "modelfort__endpoint": {"hostname": "models.example.com"}},
          "modelfort:endpoint: AWS stacks only (the GCP zone has no managed model API yet)"),
         ({"aws__region": None}, "aws:region: required for cloud 'aws'"),

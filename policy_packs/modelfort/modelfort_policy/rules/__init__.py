@@ -8,7 +8,7 @@ from modelfort_policy.rules import endpoint, evidence, guardrails, remote_compon
 from modelfort_policy.rules import k8s_exposure, k8s_guard, k8s_rbac
 from modelfort_policy.rules import endpoint_policies, plaintext_credentials, resource_policies
 from modelfort_policy.rules import checkov_cloud, managed_serving, telemetry_shipping
-from modelfort_policy.rules import gcp_data, gcp_gke, gcp_guardrails, gcp_iam, gcp_network, gcp_supply_chain
+from modelfort_policy.rules import gcp_data, gcp_gke, gcp_guardrails, gcp_iam, gcp_network, gcp_supply_chain, gcp_telemetry
 
 ALL_RULES: tuple[Rule, ...] = (
     *network.RULES, *encryption.RULES, *storage.RULES, *eks.RULES, *logging.RULES, *kubernetes.RULES,
@@ -16,6 +16,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *secrets.RULES, *plaintext_credentials.RULES, *endpoint_policies.RULES, *supply_chain.RULES, *resource_policies.RULES,
     *evidence.RULES, *endpoint.RULES, *guardrails.RULES, *remote_components.RULES,
     *gcp_network.RULES, *gcp_gke.RULES, *gcp_data.RULES, *gcp_iam.RULES, *gcp_supply_chain.RULES, *gcp_guardrails.RULES,
+    *gcp_telemetry.RULES,
     *managed_serving.RULES, *telemetry_shipping.RULES,
     *checkov_cloud.RULES,
 )
