@@ -4,8 +4,8 @@ SegmentedNetwork (VPC, restricted Google APIs, DNS), GpuCluster and GpuNodePool 
 ModelReferenceStore (Cloud Storage with CMEK; locked signatures), SecretRotation and RotatedSecret (Secret Manager),
 ImageTrust (Artifact Registry and Binary Authorization), EvidenceLog (locked log bucket), ModelGuardrails (Model Armor),
 ModelPerimeter (VPC Service Controls), GuardTelemetryLog (the guards' telemetry in locked storage, its write-failure
-alert), and GcpZone, which composes them for a
-stack.
+alert), TelemetryWatch (partitioned detection on Pub/Sub with per-caller state in Cloud Storage), and GcpZone, which
+composes them for a stack.
 """
 
 from components.gcp.evidence import EvidenceLog, EvidenceLogArgs
@@ -18,6 +18,7 @@ from components.gcp.reference_store import ModelReferenceStore, ModelReferenceSt
 from components.gcp.secrets import RotatedSecret, RotatedSecretArgs, SecretRotation, SecretRotationArgs
 from components.gcp.supply_chain import ImageTrust, ImageTrustArgs
 from components.gcp.telemetry_routing import GuardTelemetryLog, GuardTelemetryLogArgs
+from components.gcp.telemetry_watch import TelemetryWatch, TelemetryWatchArgs
 from components.gcp.weights import WeightsBucket, WeightsBucketArgs
 from components.gcp.zone import GcpZone
 
@@ -26,5 +27,5 @@ __all__ = [
     "ImageTrust", "ImageTrustArgs", "ModelGuardrails", "ModelGuardrailsArgs", "ModelPerimeter", "ModelPerimeterArgs",
     "ModelReferenceStore", "ModelReferenceStoreArgs", "RotatedSecret", "RotatedSecretArgs", "SecretRotation",
     "SecretRotationArgs", "SegmentedNetwork", "SegmentedNetworkArgs", "GuardTelemetryLog", "GuardTelemetryLogArgs",
-    "WeightsBucket", "WeightsBucketArgs",
+    "TelemetryWatch", "TelemetryWatchArgs", "WeightsBucket", "WeightsBucketArgs",
 ]

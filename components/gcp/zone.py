@@ -21,6 +21,7 @@ from components.gcp.reference_store import ModelReferenceStore, ModelReferenceSt
 from components.gcp.secrets import RotatedSecret, RotatedSecretArgs, SecretRotation, SecretRotationArgs
 from components.gcp.supply_chain import ImageTrust, ImageTrustArgs
 from components.gcp.telemetry_routing import GuardTelemetryLog, GuardTelemetryLogArgs
+from components.gcp.telemetry_watch import TelemetryWatch, TelemetryWatchArgs
 from components.gcp.weights import WeightsBucket, WeightsBucketArgs
 from components.k8s.guard import GuardSettings, JwtIdentity, ModelArmorGuardrail
 from components.k8s.namespace import HardenedNamespace, HardenedNamespaceArgs
@@ -215,6 +216,18 @@ class GcpZone(pulumi.ComponentResource):
             f"{name}-client-token",
             RotatedSecretArgs(zone=config.zone, secret_id=f"modelfort-{label(config.zone)}-client-token", kind="client",
                               rotation=rotation, rotation_days=profile.secret_rotation_days, labels=config.tags),
+            opts=child,
+        )
+        assert self.telemetry is not None  # _serve_models routes the guards' telemetry first
+        # The guards' telemetry judged in two stages, each caller's state durable (issue 17; OB-05..OB-08, WP-04).
+        self.detection = TelemetryWatch(
+            f"{name}-detection",
+            TelemetryWatchArgs(zone=config.zone, project=project, region=config.region, key_ring_id=key_ring.id,
+                               network_id=self.network.network_id, subnetwork_id=self.network.subnetwork_id,
+                               evidence_log_bucket_id=self.evidence.log_bucket_id,
+                               telemetry_filter=self.telemetry.telemetry_filter,
+                               notification_channels=self.telemetry.notification_channel_ids,
+                               key_rotation_days=profile.key_rotation_days, labels=config.tags),
             opts=child,
         )
         return cluster, rotation

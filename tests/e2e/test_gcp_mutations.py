@@ -83,6 +83,9 @@ MUTATIONS = {
     "project-wide-secret-accessor": {("gcp-secret-access-scoped", "every-secret")},
     "default-node-pool": {("gke-nodes-hardened", "defaults-pool")},
     "cluster-without-guardrails": {("gcp-model-armor-present", "prod-gpu-cluster")},
+    # Beside TelemetryWatch: a telemetry topic or a detection state bucket without the customer key
+    "telemetry-topic-unencrypted": {("gcp-pubsub-topic-cmek", "telemetry-unencrypted")},
+    "detection-state-unencrypted": {("gcs-bucket-cmek", "detection-state-unencrypted")},
 }
 
 # Arguments that are not hardening knobs: identity and wiring, sizing, who may do what, bring-your-own keys, and
@@ -130,7 +133,7 @@ def test_the_unmutated_components_pass(program, zone_config, variant):
 
 
 @pytest.mark.control("NB-01", "NB-02", "NB-03", "NB-04", "NB-09", "NB-10", "WP-01", "WP-02", "WP-03", "WP-06", "SC-03",
-                     "SC-04", "ST-05", "OB-03", "RI-01", "RI-07", "RI-09", "GR-09")
+                     "SC-04", "ST-05", "OB-01", "OB-03", "RI-01", "RI-07", "RI-09", "GR-09")
 @pytest.mark.parametrize("mutation", sorted(MUTATIONS))
 def test_each_gcp_mutation_is_blocked_for_that_reason_alone(program, mutation):
     report = gate(program, mutation, CRITICAL if mutation in CRITICAL_ONLY else PRODUCTION)

@@ -19,6 +19,8 @@ from components.gcp.perimeter import ModelPerimeter, ModelPerimeterArgs
 from components.gcp.reference_store import ModelReferenceStore, ModelReferenceStoreArgs
 from components.gcp.secrets import RotatedSecret, RotatedSecretArgs, SecretRotation, SecretRotationArgs
 from components.gcp.supply_chain import ImageTrust, ImageTrustArgs
+from components.gcp.telemetry_routing import STDOUT_LOG, guard_logs_filter
+from components.gcp.telemetry_watch import TelemetryWatch, TelemetryWatchArgs
 from components.gcp.weights import WeightsBucket, WeightsBucketArgs
 from mutations import (
     BESIDE, CLUSTER, EVIDENCE, GROUPS, GUARDRAILS, IMAGES, KNOWN, NETWORK, NODES, PERIMETER, REFERENCE, ROTATION, SECRET, WEIGHTS,
@@ -33,6 +35,7 @@ CIDR = "10.130.0.0/16"
 NETWORK_ID = f"projects/{PROJECT}/global/networks/prod-network-vpc"
 SUBNET_ID = f"projects/{PROJECT}/regions/{REGION}/subnetworks/prod-network-nodes"
 NODE_LOCATIONS = [f"{REGION}-a", f"{REGION}-b", f"{REGION}-c"]
+EVIDENCE_BUCKET_ID = f"projects/{PROJECT}/locations/{REGION}/buckets/modelfort-{ZONE}-evidence"
 
 mutation = pulumi.Config("mutant").require("mutation")
 if mutation not in KNOWN:
@@ -131,3 +134,17 @@ if wanted("secrets"):
     if mutation == "project-wide-secret-accessor":
         gcp.projects.IAMMember("every-secret", project=PROJECT, role="roles/secretmanager.secretAccessor",
                                member=f"serviceAccount:{PROJECT}.svc.id.goog[agents/search-tool]")
+
+if wanted("detection"):
+    TelemetryWatch("prod-detection", TelemetryWatchArgs(zone=ZONE, project=PROJECT, region=REGION, key_ring_id=key_ring.id,
+                                                         network_id=NETWORK_ID, subnetwork_id=SUBNET_ID,
+                                                         evidence_log_bucket_id=EVIDENCE_BUCKET_ID,
+                                                         telemetry_filter=guard_logs_filter(PROJECT, f"modelfort-{ZONE}", "models",
+                                                                                            "guard", STDOUT_LOG), **KEYS))
+    # The same stages' stores made by hand beside the component, without its customer key.
+    if mutation == "telemetry-topic-unencrypted":
+        gcp.pubsub.Topic("telemetry-unencrypted", message_retention_duration="604800s")
+    elif mutation == "detection-state-unencrypted":
+        gcp.storage.Bucket("detection-state-unencrypted", location=REGION, uniform_bucket_level_access=True,
+                           public_access_prevention="enforced", versioning={"enabled": False},
+                           lifecycle_rules=[{"action": {"type": "Delete"}, "condition": {"days_since_custom_time": 1}}])

@@ -25,10 +25,11 @@ BESIDE = {"network": ("default-route", "private-vip-route", "peering", "cloud-na
                       "dns-forwarding"),
           "weights": ("public-bucket-member", "weights-without-audit-logs", "weights-for-every-pod"),
           "secrets": ("project-wide-secret-accessor",),
-          "cluster": ("default-node-pool", "cluster-without-guardrails")}
+          "cluster": ("default-node-pool", "cluster-without-guardrails"),
+          "detection": ("telemetry-topic-unencrypted", "detection-state-unencrypted")}
 GROUPS = {
     "network": {**NETWORK, **EVIDENCE}, "weights": WEIGHTS, "reference": REFERENCE, "images": IMAGES, "guardrails": GUARDRAILS,
-    "perimeter": PERIMETER, "cluster": {**CLUSTER, **NODES}, "secrets": {**ROTATION, **SECRET},
+    "perimeter": PERIMETER, "cluster": {**CLUSTER, **NODES}, "secrets": {**ROTATION, **SECRET}, "detection": {},
 }
 PASSING = ("none", "psc-endpoint")
 """Variants that must pass: everything unmutated, and the network with a PSC endpoint instead of the VIP route."""

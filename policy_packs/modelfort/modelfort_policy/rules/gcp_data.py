@@ -1,5 +1,5 @@
-"""Google Cloud data rules: buckets, keys, secrets, evidence and the perimeter (WP-01..03, WP-06, SC-03, SC-04,
-OB-03, DP-09).
+"""Google Cloud data rules: buckets, keys, secrets, Pub/Sub topics, evidence and the perimeter (WP-01..03, WP-06,
+SC-03, SC-04, OB-01, OB-03, DP-09).
 
 Which buckets hold weights or signatures is read from the `modelfort-data-class` label; every bucket, labelled or not,
 must be private and encrypted with a customer key.
@@ -29,6 +29,7 @@ from modelfort_policy.tiers import CRITICAL, STANDARD
 
 CRYPTO_KEY = "gcp:kms/cryptoKey:CryptoKey"
 SECRET = "gcp:secretmanager/secret:Secret"
+PUBSUB_TOPIC = "gcp:pubsub/topic:Topic"
 LOG_BUCKETS = frozenset({
     "gcp:logging/projectBucketConfig:ProjectBucketConfig",
     "gcp:logging/folderBucketConfig:FolderBucketConfig",
@@ -57,6 +58,13 @@ def check_bucket_private(resource: Resource, _ctx: Context) -> Iterable[str]:
 def check_bucket_cmek(resource: Resource, _ctx: Context) -> Iterable[str]:
     if not is_set(resource.props.get("encryption"), "defaultKmsKeyName"):
         yield f"bucket '{resource.name}' must encrypt with a customer-managed key (encryption.default_kms_key_name)."
+
+
+def check_topic_cmek(resource: Resource, _ctx: Context) -> Iterable[str]:
+    """Telemetry (prompts, responses) crosses Pub/Sub in the detection stages; without `kmsKeyName` its messages rest
+    under a Google-managed key. A key unknown at preview is a key (as for buckets)."""
+    if not is_set(resource.props, "kmsKeyName"):
+        yield f"Pub/Sub topic '{resource.name}' must encrypt its messages with a customer-managed key (kms_key_name)."
 
 
 # ---------------------------------------------------------------------------------------------------- model buckets
@@ -233,6 +241,11 @@ RULES = (
          severity="high", controls=("WP-01",), mandatory_from=STANDARD,
          remediation="Set encryption.default_kms_key_name to a rotated Cloud KMS key the storage agent may use.",
          resource_types=frozenset({BUCKET}), resource_check=check_bucket_cmek),
+    Rule(name="gcp-pubsub-topic-cmek", description="Every Pub/Sub topic encrypts its messages with a customer-managed key.",
+         severity="high", controls=("OB-03", "OB-01"), mandatory_from=STANDARD,
+         remediation="Set kms_key_name to a rotated Cloud KMS key the Pub/Sub agent may use (TelemetryWatch and "
+                     "SecretRotation do).",
+         resource_types=frozenset({PUBSUB_TOPIC}), resource_check=check_topic_cmek),
     Rule(name="gcs-model-bucket-immutable", description="Buckets holding weights or signatures keep versions or lock a retention policy.",
          severity="high", controls=("DP-09", "WP-06"), mandatory_from=STANDARD,
          remediation="Enable versioning (weights) or a locked retention policy (signatures).", stack_check=check_model_bucket_immutable),
