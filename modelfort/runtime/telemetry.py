@@ -15,6 +15,7 @@ The same contract is published as JSON Schema (`telemetry_event.schema.json`, be
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -306,14 +307,30 @@ def parse_event(data: object) -> TelemetryEvent:
     )
 
 
+_NOT_DECODED = object()
+_SCAN_ONCE = json.decoder.JSONDecoder().scan_once  # what `json.loads` runs for a str with default arguments
+
+
 def parse_event_json(line: str | bytes, *, reference: bool = False) -> TelemetryEvent:
     """Parse one JSON text (a log line) into an event. Invalid JSON is a `TelemetryError` on `<root>`.
 
     Valid events take `_parse_valid` (the same checks without building field paths); anything it does not accept
     goes through `parse_event`, which accepts or names the first bad field exactly as it always did. `reference`
     skips the fast path (equivalence tests and benchmarks compare both)."""
+    data = _NOT_DECODED
+    if not reference and type(line) is str and line[:1] == "{" and line[-1:] == "}":
+        # `json.loads` on such a line skips no whitespace and runs the C scanner from 0: call it directly, and
+        # accept its result only when it consumed the whole line (what `loads` then checks). Anything else, an
+        # error included, goes to `json.loads`, which decides (and words any error) as it always did.
+        try:
+            data, end = _SCAN_ONCE(line, 0)
+            if end != len(line):
+                data = _NOT_DECODED
+        except (StopIteration, ValueError, RecursionError):
+            data = _NOT_DECODED
     try:
-        data = json.loads(line)
+        if data is _NOT_DECODED:
+            data = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise TelemetryError("<root>", f"not valid JSON ({error})") from None
     except RecursionError:
@@ -340,6 +357,26 @@ _ACTIONS = {action.value: action for action in GuardrailAction}
 _SUBSECOND_DIGITS = re.compile(r"(\.[0-9]{6})[0-9]+")
 _IDENTIFIER_MATCH = _IDENTIFIER.fullmatch
 _NO_ITEMS: list[Any] = []
+
+
+def _constructor(cls: type) -> Any:
+    """A positional constructor for a frozen, slotted dataclass without defaults' logic or `__post_init__`: the
+    instance the generated `__init__` builds (each field set through its slot, in order), for less per call."""
+    names = [field.name for field in dataclasses.fields(cls)]
+    if hasattr(cls, "__post_init__") or list(cls.__slots__) != names:
+        raise TypeError(f"{cls.__name__}: not a plain slotted dataclass, build it with its own __init__")
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    namespace.update({f"set_{name}": getattr(cls, name).__set__ for name in names})
+    body = "".join(f"    set_{name}(instance, {name})\n" for name in names)
+    exec(f"def make({', '.join(names)}):\n    instance = new(cls)\n{body}    return instance\n", namespace)  # noqa: S102
+    return namespace["make"]
+
+
+_NEW_EVENT = _constructor(TelemetryEvent)
+_NEW_TEXT_PART = _constructor(TextPart)
+_NEW_VERDICT = _constructor(GuardrailVerdict)
+_NEW_TOOL_CALL = _constructor(ToolCall)
+_NEW_PASSAGE = _constructor(RetrievedPassage)
 
 
 def _parse_valid(data: object) -> TelemetryEvent | None:  # noqa: C901 - one flat pass on purpose (speed)
@@ -383,7 +420,7 @@ def _parse_valid(data: object) -> TelemetryEvent | None:  # noqa: C901 - one fla
         if (type(text) is not str or len(text) > MAX_TEXT_CHARS or type(tokens) is not int
                 or not 0 <= tokens <= MAX_TOKENS):
             return None
-        parts.append(TextPart(text, tokens))
+        parts.append(_NEW_TEXT_PART(text, tokens))
     latency = data["latency_ms"]
     if (type(latency) is not int and type(latency) is not float) or not 0 <= latency <= MAX_LATENCY_MS:
         return None  # NaN fails the comparison, infinity the bound: exactly `math.isfinite` and the range
@@ -397,7 +434,8 @@ def _parse_valid(data: object) -> TelemetryEvent | None:  # noqa: C901 - one fla
     for category in categories:
         if type(category) is not str or _CATEGORY.fullmatch(category) is None:
             return None
-    if len(set(categories)) != len(categories) or (action is GuardrailAction.INTERVENED and not categories):
+    if (categories and len(set(categories)) != len(categories)) or (action is GuardrailAction.INTERVENED
+                                                                     and not categories):
         return None
     tool_calls = []
     for item in tool_items:
@@ -407,7 +445,7 @@ def _parse_valid(data: object) -> TelemetryEvent | None:  # noqa: C901 - one fla
         if (type(name) is not str or _TOOL_NAME.fullmatch(name) is None or type(size) is not int
                 or not 0 <= size <= MAX_ARGUMENT_BYTES or type(allowed) is not bool):
             return None
-        tool_calls.append(ToolCall(name, size, allowed))
+        tool_calls.append(_NEW_TOOL_CALL(name, size, allowed))
     passages = []
     for item in passage_items:
         if type(item) is not dict or item.keys() != _PASSAGE_KEYS:
@@ -416,12 +454,10 @@ def _parse_valid(data: object) -> TelemetryEvent | None:  # noqa: C901 - one fla
         if (type(url) is not str or len(url) > MAX_URL_CHARS or _URI.fullmatch(url) is None or type(text) is not str
                 or len(text) > MAX_PASSAGE_CHARS):
             return None
-        passages.append(RetrievedPassage(url, text))
-    return TelemetryEvent(
-        schema_version=SCHEMA_VERSION, request_id=request_id, timestamp=when, caller=caller, model=model,
-        model_version=model_version, root_digest=f"sha256:{digest_match.group(1).lower()}", input=parts[0],
-        output=parts[1], latency_ms=float(latency), guardrail=GuardrailVerdict(action, tuple(categories)),
-        tool_calls=tuple(tool_calls), retrieved=tuple(passages))
+        passages.append(_NEW_PASSAGE(url, text))
+    return _NEW_EVENT(SCHEMA_VERSION, request_id, when, caller, model, model_version,
+                      f"sha256:{digest_match.group(1).lower()}", parts[0], parts[1], float(latency),
+                      _NEW_VERDICT(action, tuple(categories)), tuple(tool_calls), tuple(passages))
 
 
 def _join(path: str, key: str) -> str:

@@ -47,7 +47,7 @@ def stateless_detector(config: DetectorConfig, *, reference: bool = False) -> De
                     reference=reference)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StreamRecord:
     caller: str
     data: bytes
@@ -57,22 +57,26 @@ def judge(payload: Mapping[str, Any], detector: Detector) -> tuple[BatchReport, 
     """Findings of the stateless detectors and the records to forward (every valid event, in log order)."""
     report = BatchReport(log_group=str(payload.get("logGroup", "")), log_stream=str(payload.get("logStream", "")))
     records: list[StreamRecord] = []
+    add_record = records.append
+    add_findings = report.findings.extend
+    process = detector.process
+    reference = detector.reference
     for log_event in payload.get("logEvents", []):
         report.events += 1
-        event_id = str(log_event.get("id", "")) if isinstance(log_event, dict) else ""
-        message = log_event.get("message") if isinstance(log_event, dict) else None
+        message = log_event.get("message") if type(log_event) is dict or isinstance(log_event, dict) else None
         try:
-            if not isinstance(message, str):
+            if type(message) is not str and not isinstance(message, str):
                 raise TelemetryError("<root>", "the log event has no message string")
-            event = parse_event_json(message, reference=detector.reference)
+            event = parse_event_json(message, reference=reference)
         except TelemetryError as error:
+            event_id = str(log_event.get("id", "")) if isinstance(log_event, dict) else ""
             report.malformed.append({"log_event_id": event_id, "error": str(error)[:300]})
             detector.stats.malformed += 1
             continue
-        report.findings.extend(detector.process(event))
+        add_findings(process(event))
         # The validated message as logged: the consumer parses it again (cheap next to the detectors) rather than
         # trusting a re-serialisation, and evidence quotes what the serving layer wrote.
-        records.append(StreamRecord(event.caller, message.encode()))
+        add_record(StreamRecord(event.caller, message.encode()))
     return report, records
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import cached_property
 
 from modelfort.runtime.detectors import redact
 from modelfort.runtime.detectors.config import DetectorConfig
@@ -34,6 +33,17 @@ _PROCESSING_REQUEST = re.compile(
     r"resume|resumer|traduis|traduire|relis|corrige|classe|extrais|analyse|reponds a|"
     r"fasse|zusammen|ubersetze|ubersetz|korrigiere|prufe|klassifiziere|zieh|extrahiere|analysiere|beantworte)\b")
 _REQUEST_WINDOW = 240
+_INPUT_ONLY: dict[frozenset[str], frozenset[Kind] | None] = {}
+
+
+def _input_only(enabled: frozenset[str]) -> frozenset[Kind] | None:
+    """`scan`'s `only` for the input: the kinds the enabled detectors read (None when that is every input kind)."""
+    enabled = frozenset(enabled)  # the same object when it already is one
+    only = _INPUT_ONLY.get(enabled)
+    if only is None and enabled not in _INPUT_ONLY:
+        read = frozenset().union(*(kinds for name, kinds in _INPUT_READERS.items() if name in enabled))
+        only = _INPUT_ONLY[enabled] = None if read == INPUT_KINDS else read
+    return only
 
 
 class CallerState:
@@ -49,6 +59,11 @@ class CallerState:
 
 
 class EventContext:
+    # The lazy scans are plain attributes filled on first use (functools.cached_property takes a lock per read on
+    # this Python, a measurable cost at one context per event).
+    __slots__ = ("event", "config", "caller", "now", "reference", "_passage_scans", "_analysis", "_input_scan",
+                 "_material_scan", "_material_done", "__dict__")
+
     def __init__(self, event: TelemetryEvent, config: DetectorConfig, caller: CallerState, *,
                  reference: bool = False) -> None:
         self.event = event
@@ -58,33 +73,53 @@ class EventContext:
         self.reference = reference
         """Scan as the original engine did (no shared per-text work, every input kind): for equivalence checks."""
         self._passage_scans: dict[int, ScanResult] = {}
+        self._analysis: TextAnalysis | None = None
+        self._input_scan: ScanResult | None = None
+        self._material_scan: ScanResult | None = None
+        self._material_done = False
 
-    @cached_property
+    @property
     def _input_analysis(self) -> TextAnalysis:
         """The input's skeleton, stems and payloads, shared by `input_scan` and `material_scan`."""
-        return TextAnalysis(self.event.input.text)
+        analysis = self._analysis
+        if analysis is None:
+            analysis = self._analysis = TextAnalysis(self.event.input.text)
+        return analysis
 
-    @cached_property
+    @property
     def input_scan(self) -> ScanResult:
         """Input patterns; hits of kinds no enabled detector reads are left out (see `scan`'s `only`)."""
+        result = self._input_scan
+        if result is None:
+            result = self._input_scan = self._scan_input()
+        return result
+
+    def _scan_input(self) -> ScanResult:
         jailbreak = self.config.jailbreak
         if self.reference:
             return scan(self.event.input.text, INPUT_KINDS, base64_candidates=jailbreak.base64_max_candidates,
                         base64_max_chars=jailbreak.base64_max_chars, flag_quoted=jailbreak.flag_quoted_mentions,
                         reference=True)
-        read = frozenset().union(*(kinds for name, kinds in _INPUT_READERS.items() if name in self.config.enabled))
         return scan(self.event.input.text, INPUT_KINDS, base64_candidates=jailbreak.base64_max_candidates,
                     base64_max_chars=jailbreak.base64_max_chars, flag_quoted=jailbreak.flag_quoted_mentions,
-                    only=None if read == INPUT_KINDS else read, analysis=self._input_analysis)
+                    only=_input_only(self.config.enabled), analysis=self._input_analysis)
 
-    @cached_property
+    @property
     def material_scan(self) -> ScanResult | None:
         """Directive patterns in the input when the user asks the model to process pasted material, else None.
 
         Quoted text is judged as an order here (`flag_quoted`): in pasted material, quotes are how the attacker's
         text arrives, not a sign that the user is discussing it."""
+        if not self._material_done:
+            self._material_scan = self._scan_material()
+            self._material_done = True
+        return self._material_scan
+
+    def _scan_material(self) -> ScanResult | None:
         text = self.event.input.text
-        if not _PROCESSING_REQUEST.search(strip_marks(text[:_REQUEST_WINDOW]).casefold()):
+        head = text[:_REQUEST_WINDOW]
+        # For ASCII, stripping marks changes nothing and case folding is lower-casing: the same string, cheaper.
+        if not _PROCESSING_REQUEST.search(head.lower() if head.isascii() else strip_marks(head).casefold()):
             return None
         jailbreak = self.config.jailbreak
         return scan(text, MATERIAL_KINDS, base64_candidates=jailbreak.base64_max_candidates,

@@ -50,6 +50,27 @@ def _build_tables() -> tuple[dict[int, None], dict[int, None]]:
 
 _INVISIBLE, _MARKS = _build_tables()
 
+
+def _char_class(codes: dict[int, None]) -> re.Pattern[str]:
+    """A regex matching one character of `codes` or any character outside the Basic Multilingual Plane (the regex
+    engine tests a large class of BMP characters with one table lookup, but outside the BMP one range at a time: a
+    text with such characters is simply treated as possibly holding one of `codes`)."""
+    ranges: list[list[int]] = []
+    for code in sorted(code for code in codes if code <= 0xFFFF):
+        if ranges and code == ranges[-1][1] + 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    ranges.append([0x10000, 0x10FFFF])
+    body = "".join(re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}" for lo, hi in ranges)
+    return re.compile(f"[{body}]")
+
+
+# Whether a text may have a character the tables delete (None: certainly not): a search is far cheaper than a
+# translation that changes nothing, and a text without any is left as it is (the translation gives an equal string).
+_ANY_INVISIBLE = _char_class(_INVISIBLE)
+_ANY_MARK = _char_class(_MARKS)
+
 _TAG_FIRST, _TAG_LAST = 0xE0000, 0xE007F
 _TAG_RUN = re.compile("[\U000E0000-\U000E007F]+")
 _BLACK_FLAG = "\U0001F3F4"
@@ -71,6 +92,10 @@ _CONFUSABLE_CHARS = frozenset(chr(code) for code in _CONFUSABLES)
 _CONFUSABLE_CLASS = "".join(sorted(_CONFUSABLE_CHARS))
 _MIXED_WORD = re.compile(rf"\b(?=\w*[a-z])(?=\w*[{_CONFUSABLE_CLASS}])\w+")
 _WORD = re.compile(r"\w+")
+_ANY_CONFUSABLE = re.compile(f"[{_CONFUSABLE_CLASS}]")
+# A whole word (starting where `\w+` would: no word character before it) that holds a look-alike. Linear: tried only
+# at word starts, each word read forward once and backtracked at most once.
+_CONFUSABLE_WORD = re.compile(rf"(?<!\w)\w*[{_CONFUSABLE_CLASS}]\w*")
 _ASCII_LETTER = re.compile(r"[a-z]")
 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
@@ -121,6 +146,10 @@ def plain_form(text: str) -> str:
 def strip_marks(text: str) -> str:
     """Remove combining marks (accents), keeping base letters: 'précédentes' -> 'precedentes'."""
     decomposed = unicodedata.normalize("NFD", text)
+    if _ANY_MARK.search(decomposed) is None:
+        # Nothing to strip: what the translation below would give is `decomposed` itself, recomposed (the
+        # translation returns a new string, so the identity case never applies).
+        return unicodedata.normalize("NFC", decomposed)
     stripped = decomposed.translate(_MARKS)
     return stripped if stripped is decomposed else unicodedata.normalize("NFC", stripped)
 
@@ -147,7 +176,7 @@ def _normalize_unicode(text: str) -> Normalized:
     compat = unicodedata.normalize("NFKC", text)
     if compat != text:
         transforms.append("compatibility-forms")
-    visible = compat.translate(_INVISIBLE)
+    visible = compat.translate(_INVISIBLE) if _ANY_INVISIBLE.search(compat) is not None else compat
     if len(visible) != len(compat):
         transforms.append("invisible-characters")
     skeleton = strip_marks(visible.casefold())
@@ -169,7 +198,7 @@ def _normalize_unicode(text: str) -> Normalized:
 
 def _decode_tags(text: str) -> str:
     """ASCII hidden in Unicode tag characters, except the tag sequences of emoji subdivision flags."""
-    if not any(_TAG_FIRST <= ord(ch) <= _TAG_LAST for ch in text if ord(ch) >= 0xE0000):
+    if _TAG_RUN.search(text) is None:  # no tag character at all
         return ""
     decoded: list[str] = []
     for match in _TAG_RUN.finditer(text):
@@ -182,7 +211,7 @@ def _decode_tags(text: str) -> str:
 
 
 def _fold_homoglyphs(text: str) -> str:
-    if not any(ch in _CONFUSABLE_CHARS for ch in text):
+    if _ANY_CONFUSABLE.search(text) is None:
         return text
     # Fold words made only of look-alikes too ("ѕсоре", "το") when the text is Latin-dominated or mixes scripts
     # inside a word somewhere: both say the look-alikes stand in for Latin letters.
@@ -198,7 +227,9 @@ def _fold_homoglyphs(text: str) -> str:
             return word.translate(_CONFUSABLES)
         return word
 
-    return _WORD.sub(fold, text)
+    # Only words holding a look-alike can change (`fold` returns the others as they are): `_CONFUSABLE_WORD` matches
+    # exactly those words, whole, as `_WORD` would.
+    return _CONFUSABLE_WORD.sub(fold, text)
 
 
 def _join_spaced(text: str) -> str:

@@ -186,15 +186,19 @@ def _split(url: str) -> tuple[str, str] | None:
     except ValueError:
         return None
     host = host.rstrip(".")
-    try:
-        host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        pass  # an unencodable host stays as it is and matches no allow-list entry
+    if not host.isascii():  # the IDNA codec returns an ASCII host as it is, or refuses it (and it then stays as is)
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            pass  # an unencodable host stays as it is and matches no allow-list entry
     return parts.scheme.lower(), host
 
 
 def _allowed(host: str, allowed: tuple[str, ...]) -> bool:
-    return any(host == domain or host.endswith("." + domain) for domain in _normalized_domains(allowed))
+    for domain in _normalized_domains(allowed):
+        if host == domain or host.endswith("." + domain):
+            return True
+    return False
 
 
 @lru_cache(maxsize=8)

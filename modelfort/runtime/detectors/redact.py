@@ -62,9 +62,10 @@ def excerpt(text: str, start: int, end: int, max_chars: int, canaries: Iterable[
     return f"{prefix}{window}{suffix}"
 
 
-# For each rule, needles of which an ASCII text must contain one (lower-cased) for the rule to match at all: a rule
-# whose needles are all absent cannot change the text and is skipped (same result, less work). Only for ASCII text,
-# where IGNORECASE and `\d` mean exactly ASCII case and digits (in Unicode text, 'ſ' matches 's', and so on).
+# For each rule, needles of which a text must contain one (in `_needle_form`) for the rule to match at all: a rule
+# whose needles are all absent cannot change the text and is skipped (same result, less work). In ASCII text
+# IGNORECASE and `\d` mean exactly ASCII case and digits; elsewhere 'ſ' matches 's' and so on (see
+# `_needle_form`), and the digit rules look for any decimal digit instead of their needles.
 # `tests/detectors/test_detector_redact_guards.py` checks each needle set against its rule.
 _DIGITS = tuple("0123456789")
 _RULE_NEEDLES: tuple[tuple[str, ...] | None, ...] = (
@@ -90,24 +91,53 @@ def redact(text: str, canaries: Iterable[str] = ()) -> str:
     for canary in canaries:
         if canary:
             text = re.sub(re.escape(canary), "[CANARY]", text, flags=re.I)
-    lowered = text.lower() if text.isascii() else None
+    lowered = _needle_form(text)
     for (pattern, replacement), needles in zip(REDACTION_RULES, _RULE_NEEDLES):
-        if lowered is not None and needles is not None and not any(needle in lowered for needle in needles):
-            continue
+        if needles is not None:
+            if needles is _DIGITS and not text.isascii():
+                if _ANY_DIGIT.search(text) is None:  # outside ASCII `\d` is every decimal digit, not just 0-9
+                    continue
+            else:
+                for needle in needles:
+                    if needle in lowered:
+                        break
+                else:
+                    continue  # no needle: the rule cannot match
         replaced = pattern.sub(replacement, text)
         if replaced != text:  # the needles of the rules after this one are looked for in the text they will see
             text = replaced
-            lowered = text.lower() if text.isascii() else None
-    text = _CARD.sub(_mask_card, text)
-    text = _HEXISH.sub(lambda m: f"[HEX:{len(m.group())}]", text)
+            lowered = _needle_form(text)
+    if _ANY_DIGIT.search(text) is not None:  # a card number is digits (`\d`)
+        text = _CARD.sub(_mask_card, text)
+    text = _HEXISH.sub(_mask_hex, text)
     text = _OPAQUE.sub(_mask_opaque, text)
     return visible(text)
+
+
+_ANY_DIGIT = re.compile(r"\d")
+# The only characters outside ASCII that a case-insensitive pattern takes for an ASCII letter (İ and ı for i, ſ for
+# s, the Kelvin sign for k; `tests/detectors/test_detector_fastpath.py` checks every code point): written as that
+# letter, a text holds a rule's needle wherever the rule can match, in any script.
+_ASCII_LOOKALIKES = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
+def _needle_form(text: str) -> str:
+    """`text` lower-cased, with the letters a case-insensitive match reads as ASCII letters written as those."""
+    if text.isascii():
+        return text.lower()
+    return text.translate(_ASCII_LOOKALIKES).lower()
+
+
+def _mask_hex(match: re.Match[str]) -> str:
+    return f"[HEX:{len(match.group())}]"
 
 
 def visible(text: str) -> str:
     """Whitespace collapsed; control and format characters shown as escapes (\\u200b), never emitted raw."""
     collapsed = " ".join(text.split())
-    if collapsed.isascii() and collapsed.isprintable():
+    if collapsed.isprintable():
+        # Printable means no character of the categories below (all are "Other") and no line or paragraph
+        # separator (Zl, Zp): nothing to escape.
         return collapsed
     out: list[str] = []
     for ch in collapsed:
