@@ -15,6 +15,12 @@ import os
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+# Property tests draw the same examples on every run, so CI repeats exactly what was verified and no run's duration
+# hangs on a random seed (one unlucky `from_regex` draw once took minutes). `print_blob` says how to replay a failure.
+settings.register_profile("modelfort", derandomize=True, database=None, print_blob=True)
+settings.load_profile("modelfort")
 
 from modelfort.gate.analyzer import PackProcess  # noqa: E402
 from modelfort.gate.environments import pack_interpreter
