@@ -46,6 +46,12 @@ MAX_RETENTION_DAYS = 3650
 """Cloud Logging's longest bucket retention."""
 
 
+def check_log_retention_days(owner: str, value: int) -> None:
+    """A locked log bucket's retention: whole days, 1 to Cloud Logging's longest."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RETENTION_DAYS:
+        raise ValueError(f"{owner}.retention_days: {value!r} must be 1 to {MAX_RETENTION_DAYS}")
+
+
 @dataclass(frozen=True, kw_only=True)
 class EvidenceLogArgs:
     zone: str
@@ -69,8 +75,7 @@ class EvidenceLogArgs:
     def __post_init__(self) -> None:
         check_zone_and_project("EvidenceLogArgs", self.zone, self.project)
         check_rotation_days("EvidenceLogArgs", "key_rotation_days", self.key_rotation_days)
-        if isinstance(self.retention_days, bool) or not 1 <= self.retention_days <= MAX_RETENTION_DAYS:
-            raise ValueError(f"EvidenceLogArgs.retention_days: {self.retention_days!r} must be 1 to {MAX_RETENTION_DAYS}")
+        check_log_retention_days("EvidenceLogArgs", self.retention_days)
 
 
 class EvidenceLog(pulumi.ComponentResource):

@@ -59,7 +59,7 @@ from components.gcp.common import (
     grant_key_use,
     zone_labels,
 )
-from components.gcp.evidence import MAX_RETENTION_DAYS
+from components.gcp.evidence import check_log_retention_days
 from components.k8s.guard import GUARD_CONTAINER
 
 CONTAINER_RESOURCE = 'resource.type="k8s_container"'
@@ -115,8 +115,7 @@ class GuardTelemetryLogArgs:
     def __post_init__(self) -> None:
         check_zone_and_project("GuardTelemetryLogArgs", self.zone, self.project)
         check_rotation_days("GuardTelemetryLogArgs", "key_rotation_days", self.key_rotation_days)
-        if isinstance(self.retention_days, bool) or not 1 <= self.retention_days <= MAX_RETENTION_DAYS:
-            raise ValueError(f"GuardTelemetryLogArgs.retention_days: {self.retention_days!r} must be 1 to {MAX_RETENTION_DAYS}")
+        check_log_retention_days("GuardTelemetryLogArgs", self.retention_days)
         for protocol, endpoint in self.on_call:
             if protocol not in ON_CALL_CHANNELS:
                 raise ValueError(f"GuardTelemetryLogArgs.on_call: {protocol!r} (email or https; never plain http)")
