@@ -44,7 +44,7 @@ from components.aws.lambda_package import (
     write_logs_statement,
 )
 from components.aws.s3_hardening import account_root_statement, policy_document
-from modelfort.runtime.detection_stream.consumer import PROCESSED_IDS
+from modelfort.runtime.detection_stream import PROCESSED_IDS
 
 FANOUT_FUNCTION = "telemetry-fanout"
 CONSUMER_FUNCTION = "telemetry-consumer"

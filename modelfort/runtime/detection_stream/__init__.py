@@ -20,3 +20,8 @@ version. A retried batch (Lambda retries, bisection, a fan-out retry that put a 
 finds, so no event moves a window or a baseline twice; a finding's evidence object is named by its event id, so a
 re-written finding replaces itself. Alerts are at least once (an alert sent before a crash may be sent again).
 """
+
+PROCESSED_IDS = 256
+"""Event ids remembered per caller. A retry replays at most one batch (BatchSize <= this, enforced by the
+component), and the fan-out's duplicates arrive within seconds, so 256 covers both with room to spare. Defined here,
+not in `consumer`, so the component that bounds the batch size reads it without importing the detectors."""

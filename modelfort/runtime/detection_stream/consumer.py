@@ -43,6 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelfort.runtime.detection_stream import PROCESSED_IDS
 from modelfort.runtime.detectors.config import DetectorConfig
 from modelfort.runtime.detectors.context import CallerState
 from modelfort.runtime.detectors.engine import Detector
@@ -52,9 +53,6 @@ from modelfort.runtime.telemetry import TelemetryError, TelemetryEvent, parse_ev
 from modelfort.runtime.telemetry_watch.handler import Settings, alert_message
 
 STATEFUL_DETECTORS = frozenset({"extraction", "tool_use"})
-PROCESSED_IDS = 256
-"""Event ids remembered per caller. A retry replays at most one batch (BatchSize <= this, enforced by the
-component), and the fan-out's duplicates arrive within seconds, so 256 covers both with room to spare."""
 EVIDENCE_STAGE = "stream"
 BATCH_GET_KEYS = 100  # DynamoDB BatchGetItem limit
 BATCH_GET_ATTEMPTS = 5
